@@ -1,0 +1,73 @@
+import hre from "hardhat";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { TASK_NODE_CREATE_SERVER } from "hardhat/builtin-tasks/task-names";
+import type { Signer } from "ethers";
+import { ConfigError, parseEnv } from "../server/config/env";
+import { readDeployment } from "../core/deployment";
+import { closeOnSignals, runGateway } from "../server/run";
+import { deployLedger, deploymentPath } from "./lib/deploy";
+
+/**
+ * `npm start`: the whole product on the embedded default. A Hardhat chain with JSON-RPC on
+ * 127.0.0.1:8545 (in memory: it starts empty each time), the contracts deployed on it (the same
+ * addresses every time, from the same deployer and nonces), and the gateway with its SQLite store in
+ * ./data serving the wallet page. Account #0 deploys, relays and anchors.
+ */
+async function main(): Promise<void> {
+  let env;
+  try {
+    env = parseEnv({ OPERATOR_ADDRESSES: (await hre.ethers.getSigners())[9].address, ...process.env });
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const rpcPort = Number(process.env.RPC_PORT ?? 8545);
+  const rpc = await hre.run(TASK_NODE_CREATE_SERVER, { hostname: "127.0.0.1", port: rpcPort, provider: hre.network.provider });
+  const { port: boundRpcPort } = await rpc.listen();
+
+  const signers = await hre.ethers.getSigners();
+  const outFile = deploymentPath(process.cwd(), 31337);
+  const previous = existsSync(outFile) ? readDeployment(outFile) : null;
+  const deployment = await deployLedger(hre, { outFile });
+  const reused = previous?.contracts.DataUseRegistry.address === deployment.contracts.DataUseRegistry.address;
+
+  const uiDir = join(process.cwd(), "ui", "dist");
+  const running = await runGateway(env, deployment, hre.ethers.provider, signers[0] as unknown as Signer, {
+    staticDir: existsSync(uiDir) ? uiDir : undefined,
+  });
+
+  const accounts = (hre.network.config as { accounts: { mnemonic?: string } }).accounts;
+  console.log(`
+data-use-ledger is running on a local chain.
+
+  Wallet page and gateway  ${running.url}/
+  HTTP API (OpenAPI 3.1)   ${running.url}/openapi.json
+  Chain JSON-RPC           http://127.0.0.1:${boundRpcPort}  (chain id 31337)
+  DataUseRegistry          ${deployment.contracts.DataUseRegistry.address}${reused ? "  (same address as last run)" : ""}
+  AuditAnchor              ${deployment.contracts.AuditAnchor.address}
+  Deployment file          ${outFile}
+  Store                    ${env.DATABASE_PATH ?? join(env.DATA_DIR, "gateway.sqlite")}
+
+Local accounts (Hardhat's public test mnemonic "${accounts.mnemonic ?? "test test ... junk"}"; never use them elsewhere):
+  #0 ${signers[0].address}  gateway: deploys, relays, anchors
+  #1 ${signers[1].address}  a subject: import it into your wallet
+  #2 ${signers[2].address}  a service
+  #9 ${signers[9].address}  operator (OPERATOR_ADDRESSES)
+
+Ctrl-C stops everything.`);
+
+  closeOnSignals(async () => {
+    await running.close();
+    await rpc.close();
+  });
+  await new Promise(() => undefined);
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
