@@ -1,0 +1,89 @@
+import { expect } from "chai";
+import hre, { ethers } from "hardhat";
+import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { deploymentSchema, readDeployment } from "../../core/deployment";
+import { deployLedger } from "../../scripts/lib/deploy";
+
+const ROOT = join(__dirname, "..", "..");
+
+async function defaultDeployment() {
+  return deployLedger(hre);
+}
+
+async function deploymentWithAnchorers() {
+  const [, gateway, backup] = await ethers.getSigners();
+  return { deployment: await deployLedger(hre, { anchorers: [gateway.address, backup.address] }), gateway, backup };
+}
+
+describe("deployLedger", function () {
+  it("deploys both contracts and describes them as deploymentSchema requires", async function () {
+    const deployment = await loadFixture(defaultDeployment);
+    const parsed = deploymentSchema.safeParse(deployment);
+    expect(parsed.success, parsed.success ? "" : JSON.stringify(parsed.error.issues)).to.equal(true);
+
+    const [deployer] = await ethers.getSigners();
+    expect(deployment.chainId).to.equal(Number((await ethers.provider.getNetwork()).chainId));
+    expect(deployment.deployer).to.equal(deployer.address);
+    expect(Number.isNaN(Date.parse(deployment.deployedAt))).to.equal(false);
+
+    for (const name of ["DataUseRegistry", "AuditAnchor"] as const) {
+      const described = deployment.contracts[name];
+      const receipt = (await ethers.provider.getTransactionReceipt(described.transactionHash))!;
+      expect(receipt.contractAddress, name).to.equal(described.address);
+      expect(receipt.blockNumber, name).to.equal(described.blockNumber);
+      expect(existsSync(join(ROOT, described.artifact)), described.artifact).to.equal(true);
+      const { deployedBytecode } = await hre.artifacts.readArtifact(name);
+      // Same code as compiled, but for the immutables the constructor fills in (EIP-712 caches).
+      expect(ethers.dataLength(await ethers.provider.getCode(described.address)), name).to.equal(
+        ethers.dataLength(deployedBytecode),
+      );
+    }
+  });
+
+  it("deploys contracts that answer as themselves", async function () {
+    const deployment = await loadFixture(defaultDeployment);
+    const registry = await ethers.getContractAt("DataUseRegistry", deployment.contracts.DataUseRegistry.address);
+    const [, name, , , verifyingContract] = await registry.eip712Domain();
+    expect([name, verifyingContract]).to.deep.equal(["DataUseRegistry", deployment.contracts.DataUseRegistry.address]);
+    const anchor = await ethers.getContractAt("AuditAnchor", deployment.contracts.AuditAnchor.address);
+    expect(await anchor.ANCHORER_ROLE()).to.equal(ethers.id("ANCHORER_ROLE"));
+  });
+
+  it("makes the deployer the anchor's admin and, by default, its only anchorer", async function () {
+    const deployment = await loadFixture(defaultDeployment);
+    const [deployer, other] = await ethers.getSigners();
+    const anchor = await ethers.getContractAt("AuditAnchor", deployment.contracts.AuditAnchor.address);
+    expect(await anchor.hasRole(await anchor.DEFAULT_ADMIN_ROLE(), deployer.address)).to.equal(true);
+    expect(await anchor.hasRole(await anchor.ANCHORER_ROLE(), deployer.address)).to.equal(true);
+    expect(await anchor.hasRole(await anchor.ANCHORER_ROLE(), other.address)).to.equal(false);
+  });
+
+  it("gives ANCHORER_ROLE to the anchorers given, and only to them", async function () {
+    const { deployment, gateway, backup } = await loadFixture(deploymentWithAnchorers);
+    const [deployer] = await ethers.getSigners();
+    const anchor = await ethers.getContractAt("AuditAnchor", deployment.contracts.AuditAnchor.address);
+    const role = await anchor.ANCHORER_ROLE();
+    expect(await anchor.hasRole(role, gateway.address)).to.equal(true);
+    expect(await anchor.hasRole(role, backup.address)).to.equal(true);
+    expect(await anchor.hasRole(role, deployer.address)).to.equal(false);
+    expect(await anchor.hasRole(await anchor.DEFAULT_ADMIN_ROLE(), deployer.address)).to.equal(true);
+    await expect(anchor.connect(gateway).anchor(1, ethers.id("root-1"))).to.emit(anchor, "CheckpointAnchored");
+    await expect(anchor.connect(deployer).anchor(2, ethers.id("root-2")))
+      .to.be.revertedWithCustomError(anchor, "AccessControlUnauthorizedAccount")
+      .withArgs(deployer.address, role);
+  });
+
+  it("writes a deployment file that readDeployment accepts", async function () {
+    const dir = mkdtempSync(join(tmpdir(), "deploy-ledger-"));
+    try {
+      const outFile = join(dir, "deployments", "31337.json");
+      const deployment = await deployLedger(hre, { outFile });
+      expect(readDeployment(outFile)).to.deep.equal(deployment);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
