@@ -1,0 +1,57 @@
+import type { AccessLogEntry, AccessLogStore } from "../store/types";
+
+interface Pending {
+  entry: AccessLogEntry;
+  resolve: (index: number) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * The append-only access log. Appends issued in the same turn of the event loop are committed
+ * together in one durable SQLite transaction (group commit): each caller's promise resolves only
+ * after its entry is on disk, so a release is logged before its response is sent, without paying
+ * one fsync per release.
+ */
+export class AccessLog {
+  private queue: Pending[] = [];
+  private scheduled = false;
+
+  constructor(private readonly store: AccessLogStore) {}
+
+  append(entry: AccessLogEntry): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
+      this.queue.push({ entry, resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    const batch = this.queue;
+    this.queue = [];
+    this.scheduled = false;
+    try {
+      const indexes = this.store.appendLog(batch.map((p) => p.entry));
+      batch.forEach((pending, i) => pending.resolve(indexes[i]));
+    } catch (error) {
+      for (const pending of batch) pending.reject(error);
+    }
+  }
+}
+
+/** A log entry with every field not given set to null, stamped now. */
+export const logEntry = (partial: Partial<AccessLogEntry> & Pick<AccessLogEntry, "kind" | "requestId">): AccessLogEntry => ({
+  at: Date.now(),
+  actor: null,
+  subject: null,
+  grantee: null,
+  category: null,
+  purpose: null,
+  grantBlock: null,
+  grantTx: null,
+  payloadHash: null,
+  detail: null,
+  ...partial,
+});

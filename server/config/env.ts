@@ -1,0 +1,57 @@
+import { z } from "zod";
+
+const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, "must be a 0x-prefixed 20-byte hex address");
+const addressList = z
+  .string()
+  .default("")
+  .transform((value) => value.split(",").map((a) => a.trim()).filter(Boolean))
+  .pipe(z.array(address))
+  .transform((list) => list.map((a) => a.toLowerCase()));
+const hex32 = z.string().regex(/^(0x)?[0-9a-fA-F]{64}$/, "must be 32 bytes of hex");
+
+/** Every environment variable the gateway reads, with its default. The README lists the same. */
+export const envSchema = z.object({
+  HOST: z.string().default("127.0.0.1"),
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  /** The origin wallets sign in to (SIWE `domain`); defaults to HOST:PORT. */
+  PUBLIC_ORIGIN: z.string().url().optional(),
+  RPC_URL: z.string().url().default("http://127.0.0.1:8545"),
+  CHAIN_ID: z.coerce.number().int().positive().default(31337),
+  DEPLOYMENT_FILE: z.string().optional(),
+  CONFIRMATIONS: z.coerce.number().int().min(0).max(1000).default(0),
+  MAX_INDEX_LAG: z.coerce.number().int().min(0).default(2),
+  MAX_INDEX_AGE_MS: z.coerce.number().int().positive().default(3000),
+  POLL_INTERVAL_MS: z.coerce.number().int().positive().default(50),
+  LOG_PAGE_BLOCKS: z.coerce.number().int().positive().default(2000),
+  DATA_DIR: z.string().default("./data"),
+  DATABASE_PATH: z.string().optional(),
+  MASTER_KEY: hex32.optional(),
+  GATEWAY_PRIVATE_KEY: hex32.optional(),
+  OPERATOR_ADDRESSES: addressList,
+  AUDITOR_ADDRESSES: addressList,
+  TOKEN_TTL_SECONDS: z.coerce.number().int().positive().max(86_400).default(900),
+  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(6000),
+  BODY_LIMIT: z.string().default("64kb"),
+  SCHEDULER_INTERVAL_MS: z.coerce.number().int().positive().default(100),
+  OUTBOX_INTERVAL_MS: z.coerce.number().int().positive().default(200),
+  OUTBOX_MAX_ATTEMPTS: z.coerce.number().int().positive().max(100).default(8),
+  OUTBOX_BASE_DELAY_MS: z.coerce.number().int().positive().default(1000),
+  OUTBOX_TIMEOUT_MS: z.coerce.number().int().positive().default(5000),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+});
+
+export type Env = Readonly<z.infer<typeof envSchema>>;
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+/** Validates the environment once; the result is frozen. Throws ConfigError naming each bad variable. */
+export function parseEnv(source: NodeJS.ProcessEnv = process.env): Env {
+  const parsed = envSchema.safeParse(source);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join(".")}: ${issue.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join("\n")}`);
+  }
+  return Object.freeze(parsed.data);
+}

@@ -1,0 +1,136 @@
+import type { Logger } from "pino";
+import type { SqliteStore } from "../store/sqlite";
+import type { Keyring } from "../crypto/keyring";
+import type { AccessLogEntry } from "../store/types";
+import { logEntry } from "../audit/accessLog";
+import type { ChainView } from "../chain/indexer";
+import { DeletionStore, type DeletionOrder, type EndedGrant } from "./deletionStore";
+
+export interface EraseResult {
+  deleted: number;
+  auditIndex: number;
+  orders: DeletionOrder[];
+}
+
+const orderEntry = (order: DeletionOrder, requestId: string): AccessLogEntry =>
+  logEntry({
+    kind: "deletion-order",
+    requestId,
+    subject: order.subject,
+    grantee: order.grantee,
+    category: order.category,
+    purpose: order.purpose,
+    detail: { orderId: order.id, grantId: order.grantId, grantedAt: order.grantedAt, reason: order.reason, endedAt: order.endedAt },
+  });
+
+/**
+ * Carries out what expiry demands: destroys data whose retention ended (crypto-shredding) and orders
+ * services to delete their copies when a grant ends. Each deletion, its receipt and the orders it
+ * causes commit in one transaction, and what was handled is marked there too, so nothing is done
+ * twice or lost across a crash or restart.
+ */
+export class DeletionService {
+  readonly deletions: DeletionStore;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly deps: {
+      store: SqliteStore;
+      keyring: Keyring;
+      chainView: () => ChainView | null;
+      logger: Logger;
+      intervalMs: number;
+    },
+  ) {
+    this.deletions = new DeletionStore(deps.store.db);
+  }
+
+  /** The scheduler's clock: the later of the chain head's time and the wall clock, in seconds. */
+  now(): number {
+    return Math.max(this.deps.chainView()?.headTime ?? 0, Math.floor(Date.now() / 1000));
+  }
+
+  /** Deletes a category of a subject's data now (the subject's or an operator's request). */
+  eraseOnDemand(subject: string, categoryId: string, actor: string, requestId: string): EraseResult {
+    const result = this.deps.store.transaction(() => {
+      const erased = this.erase(subject, categoryId, "on-demand", actor, requestId);
+      const orders = this.deletions
+        .activeGrantsOnCategory(subject, categoryId, this.now())
+        .map((ended) => this.order(ended, requestId))
+        .filter((o): o is DeletionOrder => o !== null);
+      return { ...erased, orders };
+    });
+    this.scrubWal();
+    return result;
+  }
+
+  /**
+   * Fires everything due at `now`, oldest first: data expiries (deletion + receipt) and grant ends
+   * (deletion orders). Returns how many of each.
+   */
+  runDue(now = this.now()): { dataExpiries: number; orders: number } {
+    let dataExpiries = 0;
+    let orders = 0;
+    for (;;) {
+      const data = this.deletions.dueDataExpiries(now, 500).map((d) => ({ at: d.expiresAt, data: d, grant: null }));
+      const grants = this.deletions.endedGrants(now, 2000).map((g) => ({ at: g.endedAt, data: null, grant: g }));
+      if (data.length === 0 && grants.length === 0) break;
+      // Data first at equal instants: a grant capped by a data expiry ends with the data.
+      const due = [...data, ...grants].sort((a, b) => a.at - b.at || (a.data ? -1 : 0) - (b.data ? -1 : 0));
+      this.deps.store.transaction(() => {
+        for (const item of due) {
+          if (item.data) {
+            this.erase(item.data.subject, item.data.categoryId, "data-expiry", null, `expiry:${item.data.expiresAt}`, { expiresAt: item.data.expiresAt });
+            this.deletions.markDataExpiryHandled(item.data, Date.now());
+            dataExpiries += 1;
+          } else if (this.order(item.grant!, `grant-end:${item.grant!.endedAt}`)) {
+            orders += 1;
+          }
+        }
+      });
+      if (data.length > 0) this.scrubWal();
+    }
+    if (dataExpiries + orders > 0) this.deps.logger.info({ dataExpiries, orders }, "expiries carried out");
+    return { dataExpiries, orders };
+  }
+
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => {
+      try {
+        this.runDue();
+      } catch (error) {
+        this.deps.logger.error({ err: error }, "expiry run failed");
+      }
+    }, this.deps.intervalMs);
+    this.timer.unref?.();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  private erase(subject: string, categoryId: string, rule: string, actor: string | null, requestId: string, extra: Record<string, unknown> = {}): { deleted: number; auditIndex: number } {
+    const { store, keyring } = this.deps;
+    const labels = this.deletions.categoryLabels(subject, categoryId);
+    let deleted = 0;
+    for (const label of labels) deleted += store.deleteRecords(subject, label);
+    if (store.countRecords(subject) === 0) keyring.destroy(subject);
+    const [auditIndex] = store.appendLog([
+      logEntry({ kind: "deletion", requestId, actor, subject, category: labels[0] ?? categoryId, detail: { rule, categoryId, records: deleted, ...extra } }),
+    ]);
+    return { deleted, auditIndex };
+  }
+
+  private order(ended: EndedGrant, requestId: string): DeletionOrder | null {
+    const order = this.deletions.createOrder(ended, Date.now());
+    if (order) this.deps.store.appendLog([orderEntry(order, requestId)]);
+    return order;
+  }
+
+  /** Moves the WAL's pages into the database and truncates it, so no deleted page lingers there. */
+  private scrubWal(): void {
+    this.deps.store.db.pragma("wal_checkpoint(TRUNCATE)");
+  }
+}

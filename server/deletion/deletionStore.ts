@@ -1,0 +1,227 @@
+import type Database from "better-sqlite3";
+import { createHash } from "node:crypto";
+import type { IndexedGrant } from "../store/types";
+
+export type OrderStatus = "pending" | "delivered" | "acknowledged" | "failed";
+export type EndReason = "expired" | "revoked" | "revoked-all" | "data-expired" | "data-deleted";
+
+export interface DeletionOrder {
+  id: string;
+  subject: string;
+  grantee: string;
+  /** Category and purpose ids (keccak256 of the labels). */
+  category: string;
+  purpose: string;
+  grantId: string;
+  grantedAt: number;
+  reason: EndReason;
+  endedAt: number;
+  createdAt: number;
+  status: OrderStatus;
+  attempts: number;
+  nextAttemptAt: number;
+  lastError: string | null;
+  deliveredAt: number | null;
+  acknowledgedAt: number | null;
+}
+
+/** A grant whose end has not been handled yet, with what may have ended it. */
+export type EndedGrant = Pick<IndexedGrant, "subject" | "grantId" | "grantee" | "category" | "purpose" | "grantedAt"> & {
+  reason: EndReason;
+  endedAt: number;
+};
+
+export interface DueDataExpiry {
+  subject: string;
+  categoryId: string;
+  expiresAt: number;
+}
+
+export interface Service {
+  address: string;
+  displayName: string;
+  webhookUrl: string | null;
+  updatedAt: number;
+}
+
+/** An order's id: the same grant instance (subject, grant, issue time) always yields the same id. */
+export function orderIdOf(subject: string, grantId: string, grantedAt: number): string {
+  return createHash("sha256").update(`${subject}|${grantId}|${grantedAt}`).digest("hex").slice(0, 32);
+}
+
+interface OrderRow {
+  id: string;
+  subject: string;
+  grantee: string;
+  category: string;
+  purpose: string;
+  grant_id: string;
+  granted_at: number;
+  reason: EndReason;
+  ended_at: number;
+  created_at: number;
+  status: OrderStatus;
+  attempts: number;
+  next_attempt_at: number;
+  last_error: string | null;
+  delivered_at: number | null;
+  acknowledged_at: number | null;
+}
+
+const toOrder = (r: OrderRow): DeletionOrder => ({
+  id: r.id,
+  subject: r.subject,
+  grantee: r.grantee,
+  category: r.category,
+  purpose: r.purpose,
+  grantId: r.grant_id,
+  grantedAt: r.granted_at,
+  reason: r.reason,
+  endedAt: r.ended_at,
+  createdAt: r.created_at,
+  status: r.status,
+  attempts: r.attempts,
+  nextAttemptAt: r.next_attempt_at,
+  lastError: r.last_error,
+  deliveredAt: r.delivered_at,
+  acknowledgedAt: r.acknowledged_at,
+});
+
+/** Deletion orders, handled expiries and registered services, in the gateway's SQLite database. */
+export class DeletionStore {
+  private readonly s;
+
+  constructor(private readonly db: Database.Database) {
+    this.s = {
+      endedGrants: db.prepare<{ now: number; limit: number }, EndedGrant>(
+        `SELECT g.subject, g.grant_id AS grantId, g.grantee, g.category, g.purpose, g.granted_at AS grantedAt,
+           CASE
+             WHEN g.expires_at = 0 THEN 'revoked'
+             WHEN c.revoked_at IS NOT NULL AND g.granted_at <= c.revoked_at THEN 'revoked-all'
+             WHEN d.expires_at IS NOT NULL AND d.expires_at != 0 AND d.expires_at < g.expires_at AND d.expires_at <= @now THEN 'data-expired'
+             ELSE 'expired' END AS reason,
+           CASE
+             WHEN g.expires_at = 0 THEN @now
+             WHEN c.revoked_at IS NOT NULL AND g.granted_at <= c.revoked_at THEN c.revoked_at
+             WHEN d.expires_at IS NOT NULL AND d.expires_at != 0 AND d.expires_at < g.expires_at AND d.expires_at <= @now THEN d.expires_at
+             ELSE g.expires_at END AS endedAt
+         FROM grants g
+         LEFT JOIN cutoffs c ON c.subject = g.subject AND c.grantee = g.grantee
+         LEFT JOIN data_expiries d ON d.subject = g.subject AND d.category = g.category
+         WHERE g.end_handled = 0 AND (
+           g.expires_at <= @now
+           OR (c.revoked_at IS NOT NULL AND g.granted_at <= c.revoked_at)
+           OR (d.expires_at IS NOT NULL AND d.expires_at != 0 AND d.expires_at <= @now))
+         ORDER BY endedAt, g.subject, g.grant_id
+         LIMIT @limit`,
+      ),
+      markHandled: db.prepare("UPDATE grants SET end_handled = 1 WHERE subject = ? AND grant_id = ? AND granted_at = ?"),
+      dueDataExpiries: db.prepare<{ now: number; limit: number }, DueDataExpiry>(
+        `SELECT d.subject, d.category AS categoryId, d.expires_at AS expiresAt FROM data_expiries d
+         WHERE d.expires_at != 0 AND d.expires_at <= @now AND NOT EXISTS (
+           SELECT 1 FROM handled_data_expiries h WHERE h.subject = d.subject AND h.category = d.category AND h.expires_at = d.expires_at)
+         ORDER BY d.expires_at LIMIT @limit`,
+      ),
+      markDataExpiryHandled: db.prepare("INSERT OR IGNORE INTO handled_data_expiries (subject, category, expires_at, handled_at) VALUES (?, ?, ?, ?)"),
+      insertOrder: db.prepare(
+        `INSERT OR IGNORE INTO deletion_orders (id, subject, grantee, category, purpose, grant_id, granted_at, reason, ended_at, created_at, status, next_attempt_at)
+         VALUES (@id, @subject, @grantee, @category, @purpose, @grantId, @grantedAt, @reason, @endedAt, @createdAt, 'pending', @createdAt)`,
+      ),
+      getOrder: db.prepare<[string], OrderRow>("SELECT * FROM deletion_orders WHERE id = ?"),
+      dueOrders: db.prepare<{ now: number; limit: number }, OrderRow & { webhook_url: string }>(
+        `SELECT o.*, s.webhook_url FROM deletion_orders o JOIN services s ON s.address = o.grantee
+         WHERE o.status = 'pending' AND o.next_attempt_at <= @now AND s.webhook_url IS NOT NULL
+         ORDER BY o.next_attempt_at LIMIT @limit`,
+      ),
+      delivered: db.prepare("UPDATE deletion_orders SET status = 'delivered', delivered_at = ?, attempts = attempts + 1, last_error = NULL WHERE id = ? AND status = 'pending'"),
+      retry: db.prepare("UPDATE deletion_orders SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?, status = ? WHERE id = ? AND status = 'pending'"),
+      acknowledge: db.prepare(
+        "UPDATE deletion_orders SET status = 'acknowledged', acknowledged_at = ?, ack_signature = ? WHERE id = ? AND status IN ('pending', 'delivered', 'failed')",
+      ),
+      putService: db.prepare(
+        `INSERT INTO services (address, display_name, webhook_url, updated_at) VALUES (@address, @displayName, @webhookUrl, @updatedAt)
+         ON CONFLICT (address) DO UPDATE SET display_name = excluded.display_name, webhook_url = excluded.webhook_url, updated_at = excluded.updated_at`,
+      ),
+      getService: db.prepare<[string], { address: string; display_name: string; webhook_url: string | null; updated_at: number }>("SELECT * FROM services WHERE address = ?"),
+      listServices: db.prepare<[], { address: string; display_name: string; webhook_url: string | null; updated_at: number }>("SELECT * FROM services ORDER BY display_name"),
+      categoryLabels: db.prepare<[string, string], { category: string }>("SELECT category FROM records WHERE subject = ? AND category_id = ?"),
+      activeGrantsOnCategory: db.prepare<{ subject: string; category: string; now: number }, EndedGrant>(
+        `SELECT g.subject, g.grant_id AS grantId, g.grantee, g.category, g.purpose, g.granted_at AS grantedAt, 'data-deleted' AS reason, @now AS endedAt
+         FROM grants g LEFT JOIN cutoffs c ON c.subject = g.subject AND c.grantee = g.grantee
+         WHERE g.subject = @subject AND g.category = @category AND g.end_handled = 0 AND g.expires_at > @now
+           AND (c.revoked_at IS NULL OR g.granted_at > c.revoked_at)`,
+      ),
+    };
+  }
+
+  endedGrants(now: number, limit: number): EndedGrant[] {
+    return this.s.endedGrants.all({ now, limit });
+  }
+
+  activeGrantsOnCategory(subject: string, categoryId: string, now: number): EndedGrant[] {
+    return this.s.activeGrantsOnCategory.all({ subject, category: categoryId, now });
+  }
+
+  dueDataExpiries(now: number, limit: number): DueDataExpiry[] {
+    return this.s.dueDataExpiries.all({ now, limit });
+  }
+
+  markDataExpiryHandled(expiry: DueDataExpiry, at: number): void {
+    this.s.markDataExpiryHandled.run(expiry.subject, expiry.categoryId, expiry.expiresAt, at);
+  }
+
+  /** Creates the order for an ended grant (once: the id is derived from the grant instance) and marks the end handled. */
+  createOrder(ended: EndedGrant, createdAt: number): DeletionOrder | null {
+    const id = orderIdOf(ended.subject, ended.grantId, ended.grantedAt);
+    const inserted = this.s.insertOrder.run({ ...ended, id, createdAt }).changes === 1;
+    this.s.markHandled.run(ended.subject, ended.grantId, ended.grantedAt);
+    return inserted ? this.getOrder(id) : null;
+  }
+
+  getOrder(id: string): DeletionOrder | null {
+    const row = this.s.getOrder.get(id);
+    return row ? toOrder(row) : null;
+  }
+
+  dueOrders(now: number, limit: number): (DeletionOrder & { webhookUrl: string })[] {
+    return this.s.dueOrders.all({ now, limit }).map((row) => ({ ...toOrder(row), webhookUrl: row.webhook_url }));
+  }
+
+  markDelivered(id: string, at: number): boolean {
+    return this.s.delivered.run(at, id).changes === 1;
+  }
+
+  markAttemptFailed(id: string, nextAttemptAt: number, error: string, giveUp: boolean): void {
+    this.s.retry.run(nextAttemptAt, error.slice(0, 500), giveUp ? "failed" : "pending", id);
+  }
+
+  acknowledge(id: string, at: number, signature: string): boolean {
+    return this.s.acknowledge.run(at, signature, id).changes === 1;
+  }
+
+  listOrders(filter: { subject?: string; grantee?: string; status?: OrderStatus; party?: string; limit: number; offset: number }): DeletionOrder[] {
+    const where: string[] = [];
+    for (const column of ["subject", "grantee", "status"] as const) if (filter[column] !== undefined) where.push(`${column} = @${column}`);
+    if (filter.party !== undefined) where.push("(subject = @party OR grantee = @party)");
+    const sql = `SELECT * FROM deletion_orders ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY created_at DESC, id LIMIT @limit OFFSET @offset`;
+    return this.db.prepare<Record<string, unknown>, OrderRow>(sql).all({ ...filter }).map(toOrder);
+  }
+
+  putService(service: Service): void {
+    this.s.putService.run(service);
+  }
+
+  getService(address: string): Service | null {
+    const row = this.s.getService.get(address);
+    return row ? { address: row.address, displayName: row.display_name, webhookUrl: row.webhook_url, updatedAt: row.updated_at } : null;
+  }
+
+  listServices(): Service[] {
+    return this.s.listServices.all().map((row) => ({ address: row.address, displayName: row.display_name, webhookUrl: row.webhook_url, updatedAt: row.updated_at }));
+  }
+
+  /** The labels under which a subject's records of a category id are stored. */
+  categoryLabels(subject: string, categoryId: string): string[] {
+    return this.s.categoryLabels.all(subject, categoryId).map((r) => r.category);
+  }
+}

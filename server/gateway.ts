@@ -1,0 +1,139 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import type { Provider, Signer } from "ethers";
+import pino, { type Logger } from "pino";
+import type { Env } from "./config/env";
+import type { Deployment } from "../core/deployment";
+import { SqliteStore } from "./store/sqlite";
+import { Keyring } from "./crypto/keyring";
+import { AccessLog } from "./audit/accessLog";
+import { Indexer } from "./chain/indexer";
+import { Relayer } from "./chain/relayer";
+import { SiweAuth } from "./auth/siwe";
+import { TokenSigner } from "./auth/tokens";
+import { Roles } from "./auth/roles";
+import { DataService } from "./data/dataService";
+import { GrantService } from "./grants/grantService";
+import { createApp } from "./http/app";
+import { DeletionService } from "./deletion/deletionService";
+import { DeletionOutbox } from "./deletion/outbox";
+import { deletionRoutes } from "./http/deletionRoutes";
+
+export interface GatewayDeps {
+  env: Env;
+  deployment: Deployment;
+  provider: Provider;
+  /** The gateway's key: relays signed actions (and, later, signs checkpoints and anchors). */
+  signer: Signer;
+  masterKey: Buffer;
+  logger?: Logger;
+  staticDir?: string;
+}
+
+/** Every part of the gateway, wired, without listening or polling yet. */
+export function createGateway(deps: GatewayDeps) {
+  const { env, deployment } = deps;
+  const logger = deps.logger ?? pino({ level: env.LOG_LEVEL });
+  const store = new SqliteStore(env.DATABASE_PATH ?? join(env.DATA_DIR, "gateway.sqlite"));
+  const roles = new Roles(env.OPERATOR_ADDRESSES, env.AUDITOR_ADDRESSES);
+  const keyring = new Keyring(deps.masterKey, store);
+  const accessLog = new AccessLog(store);
+  const registry = deployment.contracts.DataUseRegistry;
+  const indexer = new Indexer(
+    deps.provider,
+    store,
+    {
+      registryAddress: registry.address,
+      fromBlock: registry.blockNumber,
+      deploymentId: `${deployment.chainId}:${registry.address.toLowerCase()}:${registry.transactionHash}`,
+      pageBlocks: env.LOG_PAGE_BLOCKS,
+      pollIntervalMs: env.POLL_INTERVAL_MS,
+      maxLagBlocks: env.MAX_INDEX_LAG,
+      maxAgeMs: env.MAX_INDEX_AGE_MS,
+      confirmations: env.CONFIRMATIONS,
+    },
+    logger.child({ component: "indexer" }),
+  );
+  const domain = env.PUBLIC_ORIGIN ? new URL(env.PUBLIC_ORIGIN).host : `${env.HOST}:${env.PORT}`;
+  const auth = new SiweAuth(
+    { domain, chainId: env.CHAIN_ID, tokenTtlSeconds: env.TOKEN_TTL_SECONDS },
+    new TokenSigner(Keyring.derive(deps.masterKey, "session-tokens")),
+    deps.provider,
+  );
+  const deletion = new DeletionService({ store, keyring, chainView: () => indexer.lastView(), logger: logger.child({ component: "expiry" }), intervalMs: env.SCHEDULER_INTERVAL_MS });
+  const publicUrl = env.PUBLIC_ORIGIN ?? `http://${env.HOST}:${env.PORT}`;
+  const outbox = new DeletionOutbox(
+    { deletions: deletion.deletions, log: store, signer: deps.signer, publicUrl, logger: logger.child({ component: "outbox" }) },
+    { intervalMs: env.OUTBOX_INTERVAL_MS, maxAttempts: env.OUTBOX_MAX_ATTEMPTS, baseDelayMs: env.OUTBOX_BASE_DELAY_MS, timeoutMs: env.OUTBOX_TIMEOUT_MS, concurrency: 16 },
+  );
+  const data = new DataService({ store, keyring, accessLog, indexer, roles, eraser: deletion });
+  const grants = new GrantService({ store, indexer, roles });
+  const relayer = new Relayer(registry.address, deps.signer);
+  const app = createApp({
+    auth,
+    data,
+    grants,
+    relayer,
+    authenticate: (token) => auth.authenticate(token),
+    ready: () => {
+      const view = indexer.lastView();
+      try {
+        indexer.freshView();
+        return { ready: true, detail: { indexedBlock: view?.indexedBlock, headBlock: view?.headNumber } };
+      } catch (error) {
+        return { ready: false, detail: { reason: (error as Error).message, indexedBlock: view?.indexedBlock ?? null } };
+      }
+    },
+    logger,
+    bodyLimit: env.BODY_LIMIT,
+    rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
+    staticDir: deps.staticDir,
+    extraRoutes: deletionRoutes({ deletions: deletion.deletions, roles, log: store }),
+  });
+
+  return {
+    app,
+    store,
+    indexer,
+    auth,
+    data,
+    grants,
+    relayer,
+    deletion,
+    outbox,
+    logger,
+    domain,
+    /**
+     * Catches up with the chain and carries out every expiry that fell due while the gateway was
+     * down, before anything is served; then follows the chain and the clock.
+     */
+    async start(): Promise<void> {
+      await indexer.syncOnce();
+      deletion.runDue();
+      indexer.start();
+      deletion.start();
+      outbox.start();
+    },
+    async stop(): Promise<void> {
+      deletion.stop();
+      await outbox.stop();
+      await indexer.stop();
+      store.close();
+    },
+  };
+}
+
+export type Gateway = ReturnType<typeof createGateway>;
+
+/** MASTER_KEY, or on the local default a key generated once into DATA_DIR (with a warning). */
+export function loadMasterKey(env: Env, warn: (message: string) => void): Buffer {
+  if (env.MASTER_KEY) return Buffer.from(env.MASTER_KEY.replace(/^0x/, ""), "hex");
+  const file = join(env.DATA_DIR, "master.key");
+  if (!existsSync(file)) {
+    mkdirSync(env.DATA_DIR, { recursive: true });
+    writeFileSync(file, randomBytes(32).toString("hex") + "\n", { mode: 0o600 });
+    warn(`MASTER_KEY is not set: generated one into ${file}. Set MASTER_KEY from a secret store in production.`);
+  }
+  return Buffer.from(readFileSync(file, "utf8").trim(), "hex");
+}

@@ -1,0 +1,115 @@
+import express, { type NextFunction, type Request, type Response } from "express";
+import helmet from "helmet";
+import { rateLimit, ipKeyGenerator } from "express-rate-limit";
+import { randomUUID } from "node:crypto";
+import type { Logger } from "pino";
+import { Registry, collectDefaultMetrics, Histogram } from "prom-client";
+import type { ErrorBody } from "../../core/errorCodes";
+import { GatewayError } from "../errors";
+import { mount, type AnyRoute } from "./route";
+import { buildOpenApi } from "./openapi";
+import { v1Routes, type RouteDeps } from "./routes";
+
+export interface AppDeps extends RouteDeps {
+  authenticate: (token: string) => string | null;
+  /** Ready once the index has caught up with the chain. */
+  ready: () => { ready: boolean; detail: Record<string, unknown> };
+  logger: Logger;
+  bodyLimit: string;
+  rateLimitPerMinute: number;
+  /** Static files (the wallet page) served at `/`, if built. */
+  staticDir?: string;
+  /** More routes mounted beside v1 (later steps). */
+  extraRoutes?: AnyRoute[];
+}
+
+/** Builds the gateway's HTTP app without listening: tests call it with real, small dependencies. */
+export function createApp(deps: AppDeps): express.Express {
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("query parser", "simple");
+
+  const metrics = new Registry();
+  collectDefaultMetrics({ register: metrics });
+  const httpDuration = new Histogram({
+    name: "http_request_duration_seconds",
+    help: "HTTP request duration by route and status",
+    labelNames: ["method", "route", "status"],
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1],
+    registers: [metrics],
+  });
+
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const given = req.get("x-request-id");
+    res.locals.requestId = given && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
+    res.setHeader("x-request-id", res.locals.requestId as string);
+    const stop = httpDuration.startTimer({ method: req.method });
+    res.on("finish", () => stop({ route: (req.route?.path as string | undefined) ?? "unmatched", status: res.statusCode }));
+    next();
+  });
+  app.use(helmet({ contentSecurityPolicy: { directives: { "connect-src": ["'self'"], "img-src": ["'self'", "data:"] } } }));
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const header = req.get("authorization");
+    res.locals.caller = null;
+    if (header !== undefined) {
+      const match = /^Bearer ([\w.-]+)$/.exec(header);
+      const caller = match ? deps.authenticate(match[1]) : null;
+      if (!caller) return next(new GatewayError("UNAUTHENTICATED", "the bearer token is invalid or expired: sign in again"));
+      res.locals.caller = caller;
+    }
+    next();
+  });
+  app.use(
+    rateLimit({
+      windowMs: 60_000,
+      limit: deps.rateLimitPerMinute,
+      // draft-7's combined header: draft-8's hashes the partition key on every request.
+      standardHeaders: "draft-7",
+      legacyHeaders: false,
+      keyGenerator: (req: Request, res: Response) => (res.locals.caller as string | null) ?? ipKeyGenerator(req.ip ?? "unknown"),
+      handler: (_req: Request, _res: Response, next: NextFunction) => next(new GatewayError("RATE_LIMITED", "too many requests: slow down")),
+    }),
+  );
+  const jsonBody = express.json({ limit: deps.bodyLimit });
+  app.use((req: Request, res: Response, next: NextFunction) => (req.method === "PUT" || req.method === "POST" ? jsonBody(req, res, next) : next()));
+
+  const routes = [...v1Routes(deps), ...(deps.extraRoutes ?? [])];
+  const router = express.Router();
+  for (const r of routes) mount(router, r);
+  app.use(router);
+
+  const openapi = buildOpenApi(routes, { title: "data-use-ledger gateway", version: "1" });
+  app.get("/openapi.json", (_req, res) => void res.json(openapi));
+  app.get("/healthz", (_req, res) => void res.json({ ok: true }));
+  app.get("/readyz", (_req, res) => {
+    const { ready, detail } = deps.ready();
+    res.status(ready ? 200 : 503).json({ ready, ...detail });
+  });
+  app.get("/metrics", async (_req, res) => {
+    res.setHeader("content-type", metrics.contentType);
+    res.send(await metrics.metrics());
+  });
+  if (deps.staticDir) app.use(express.static(deps.staticDir, { index: "index.html" }));
+
+  app.use((_req: Request, _res: Response, next: NextFunction) => next(new GatewayError("NOT_FOUND", "no such route")));
+  app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const known = toGatewayError(error);
+    if (known.status >= 500) deps.logger.error({ err: error, requestId: res.locals.requestId }, "request failed");
+    const body: ErrorBody = {
+      error: { code: known.code, message: known.message, ...(known.issues !== undefined ? { issues: known.issues } : {}) },
+      requestId: (res.locals.requestId as string | undefined) ?? "",
+    };
+    res.status(known.status).json(body);
+  });
+  return app;
+}
+
+/** The one place that turns any thrown value into the gateway's error shape. */
+function toGatewayError(error: unknown): GatewayError {
+  if (error instanceof GatewayError) return error;
+  const e = error as { type?: string; status?: number };
+  if (e?.type === "entity.too.large") return new GatewayError("PAYLOAD_TOO_LARGE", "the request body is too large");
+  if (e?.type === "entity.parse.failed") return new GatewayError("INVALID_INPUT", "the request body is not valid JSON");
+  if (typeof e?.status === "number" && e.status >= 400 && e.status < 500) return new GatewayError("INVALID_INPUT", "the request is malformed");
+  return new GatewayError("INTERNAL", "internal error", { cause: error });
+}

@@ -1,0 +1,77 @@
+import type { Request, Response, Router } from "express";
+import { z } from "zod";
+import { invalidInput, unauthenticated } from "../errors";
+
+export interface HandlerContext<P, Q, B> {
+  params: P;
+  query: Q;
+  body: B;
+  /** The signed-in address (lower-case), or null on public routes. */
+  caller: string | null;
+  requestId: string;
+}
+
+export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType> {
+  method: "get" | "put" | "post" | "delete";
+  /** Express-style path, `/v1/subjects/:subject/data/:category`. */
+  path: string;
+  summary: string;
+  tags: string[];
+  auth: boolean;
+  params?: P;
+  query?: Q;
+  body?: B;
+  /** Status codes and descriptions this route answers with, for the OpenAPI document. */
+  responses: Record<number, string>;
+  handler: (ctx: HandlerContext<z.infer<P>, z.infer<Q>, z.infer<B>>, res: Response) => Promise<{ status?: number; body: unknown }>;
+}
+
+export type AnyRoute = RouteSpec<z.ZodType, z.ZodType, z.ZodType>;
+
+function parse<T extends z.ZodType>(schema: T | undefined, value: unknown, where: string): z.infer<T> {
+  if (!schema) return undefined as z.infer<T>;
+  const result = schema.safeParse(value ?? {});
+  if (!result.success) {
+    const first = result.error.issues[0];
+    throw invalidInput(`invalid ${where}: ${first.path.join(".") || "(root)"}: ${first.message}`, result.error.issues);
+  }
+  return result.data;
+}
+
+/** Registers a route: its schemas validate the request, then the handler makes one service call. */
+export function mount(router: Router, route: AnyRoute): void {
+  router[route.method](route.path, async (req: Request, res: Response) => {
+    const caller = (res.locals.caller as string | null | undefined) ?? null;
+    if (route.auth && !caller) throw unauthenticated();
+    const ctx = {
+      params: parse(route.params, req.params, "path"),
+      query: parse(route.query, req.query, "query"),
+      body: parse(route.body, req.body, "body"),
+      caller,
+      requestId: res.locals.requestId as string,
+    };
+    const { status = 200, body } = await route.handler(ctx, res);
+    res.status(status).json(body);
+  });
+}
+
+/** Zod schemas shared by the routes. */
+export const schemas = {
+  address: z
+    .string()
+    .regex(/^0x[0-9a-fA-F]{40}$/, "must be a 0x-prefixed 20-byte hex address")
+    .transform((a) => a.toLowerCase()),
+  bytes32: z
+    .string()
+    .regex(/^0x[0-9a-fA-F]{64}$/, "must be 32 bytes of 0x-prefixed hex")
+    .transform((a) => a.toLowerCase()),
+  label: z
+    .string()
+    .min(1)
+    .max(128)
+    .regex(/^[\x21-\x7e]+$/, "must be printable ASCII without spaces, e.g. contact.email or dpv:Marketing"),
+  timestamp: z.coerce.number().int().positive().max(2 ** 48 - 1),
+  signature: z.string().regex(/^0x([0-9a-fA-F]{2})+$/, "must be 0x-prefixed hex"),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  offset: z.coerce.number().int().min(0).default(0),
+};

@@ -1,0 +1,40 @@
+import { join } from "node:path";
+import { JsonRpcProvider, NonceManager, Wallet } from "ethers";
+import { ConfigError, parseEnv, type Env } from "./config/env";
+import { readDeployment } from "../core/deployment";
+import { closeOnSignals, runGateway } from "./run";
+
+/**
+ * The gateway against any EVM chain: `RPC_URL`, `CHAIN_ID`, `DEPLOYMENT_FILE` (default
+ * deployments/<CHAIN_ID>.json) and `GATEWAY_PRIVATE_KEY` from the environment.
+ */
+async function main(): Promise<void> {
+  let env: Env;
+  try {
+    env = parseEnv();
+    if (!env.GATEWAY_PRIVATE_KEY) throw new ConfigError("invalid configuration:\n  GATEWAY_PRIVATE_KEY: required (the key that relays and anchors)");
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const deployment = readDeployment(env.DEPLOYMENT_FILE ?? join(process.cwd(), "deployments", `${env.CHAIN_ID}.json`));
+  if (deployment.chainId !== env.CHAIN_ID) {
+    console.error(`invalid configuration:\n  CHAIN_ID: ${env.CHAIN_ID}, but the deployment file is for chain ${deployment.chainId}`);
+    process.exit(2);
+  }
+  const provider = new JsonRpcProvider(env.RPC_URL, env.CHAIN_ID, { staticNetwork: true, pollingInterval: env.POLL_INTERVAL_MS });
+  const signer = new NonceManager(new Wallet(env.GATEWAY_PRIVATE_KEY.replace(/^(0x)?/, "0x"), provider));
+  const running = await runGateway(env, deployment, provider, signer);
+  closeOnSignals(async () => {
+    await running.close();
+    provider.destroy();
+  });
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,62 @@
+import type { Server } from "node:http";
+import { once } from "node:events";
+import type { Provider, Signer } from "ethers";
+import pino from "pino";
+import type { Env } from "./config/env";
+import type { Deployment } from "../core/deployment";
+import { createGateway, loadMasterKey, type Gateway } from "./gateway";
+
+export interface RunningGateway {
+  gateway: Gateway;
+  server: Server;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Builds the gateway, catches up with the chain, then listens on HOST:PORT. */
+export async function runGateway(
+  env: Env,
+  deployment: Deployment,
+  provider: Provider,
+  signer: Signer,
+  options: { staticDir?: string } = {},
+): Promise<RunningGateway> {
+  const logger = pino({ level: env.LOG_LEVEL });
+  const masterKey = loadMasterKey(env, (message) => logger.warn(message));
+  const gateway = createGateway({ env, deployment, provider, signer, masterKey, logger, staticDir: options.staticDir });
+  await gateway.start();
+  const server = gateway.app.listen(env.PORT, env.HOST);
+  await once(server, "listening");
+  const url = env.PUBLIC_ORIGIN ?? `http://${env.HOST}:${env.PORT}`;
+  logger.info({ url, indexedBlock: gateway.indexer.lastView()?.indexedBlock }, "gateway listening");
+  let closing: Promise<void> | null = null;
+  return {
+    gateway,
+    server,
+    url,
+    close() {
+      closing ??= (async () => {
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeAllConnections?.();
+        await gateway.stop();
+      })();
+      return closing;
+    },
+  };
+}
+
+/** Closes `running` on SIGINT/SIGTERM, then exits 0. */
+export function closeOnSignals(close: () => Promise<void>): void {
+  const stop = (signal: string) => {
+    process.stderr.write(`\n${signal}: shutting down\n`);
+    close().then(
+      () => process.exit(0),
+      (error) => {
+        console.error(error);
+        process.exit(1);
+      },
+    );
+  };
+  process.once("SIGINT", () => stop("SIGINT"));
+  process.once("SIGTERM", () => stop("SIGTERM"));
+}

@@ -1,0 +1,504 @@
+import Database from "better-sqlite3";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import type {
+  AccessLogEntry,
+  ChainEvent,
+  GrantFilter,
+  IndexCursor,
+  IndexedCutoff,
+  IndexedDataExpiry,
+  IndexedGrant,
+  StoredAccessLogEntry,
+  StoredRecord,
+  Store,
+} from "./types";
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS blocks (number INTEGER PRIMARY KEY, hash TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS chain_events (
+  block_number INTEGER NOT NULL, log_index INTEGER NOT NULL, block_hash TEXT NOT NULL, block_time INTEGER NOT NULL,
+  tx_hash TEXT NOT NULL, kind TEXT NOT NULL, subject TEXT NOT NULL, grantee TEXT, grant_id TEXT, category TEXT,
+  purpose TEXT, expires_at INTEGER, previous_expires_at INTEGER,
+  PRIMARY KEY (block_number, log_index)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS chain_events_subject ON chain_events (subject, block_number);
+CREATE TABLE IF NOT EXISTS grants (
+  subject TEXT NOT NULL, grant_id TEXT NOT NULL, grantee TEXT NOT NULL, category TEXT NOT NULL, purpose TEXT NOT NULL,
+  granted_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, previous_expires_at INTEGER NOT NULL,
+  issued_block INTEGER NOT NULL, block_number INTEGER NOT NULL, tx_hash TEXT NOT NULL,
+  end_handled INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (subject, grant_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS grants_grantee ON grants (grantee);
+CREATE TABLE IF NOT EXISTS cutoffs (
+  subject TEXT NOT NULL, grantee TEXT NOT NULL, revoked_at INTEGER NOT NULL, block_number INTEGER NOT NULL,
+  PRIMARY KEY (subject, grantee)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS data_expiries (
+  subject TEXT NOT NULL, category TEXT NOT NULL, expires_at INTEGER NOT NULL, previous_expires_at INTEGER NOT NULL,
+  block_number INTEGER NOT NULL,
+  PRIMARY KEY (subject, category)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS subject_keys (subject TEXT PRIMARY KEY, wrapped BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS records (
+  subject TEXT NOT NULL, category TEXT NOT NULL, category_id TEXT NOT NULL, sealed BLOB NOT NULL,
+  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+  PRIMARY KEY (subject, category)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS access_log (
+  idx INTEGER PRIMARY KEY, at INTEGER NOT NULL, kind TEXT NOT NULL, request_id TEXT NOT NULL, actor TEXT,
+  subject TEXT, grantee TEXT, category TEXT, purpose TEXT, grant_block INTEGER, grant_tx TEXT, payload_hash TEXT, detail TEXT
+);
+CREATE INDEX IF NOT EXISTS access_log_subject ON access_log (subject, idx);
+CREATE INDEX IF NOT EXISTS access_log_grantee ON access_log (grantee, idx);
+CREATE INDEX IF NOT EXISTS grants_unhandled ON grants (expires_at) WHERE end_handled = 0;
+CREATE TABLE IF NOT EXISTS handled_data_expiries (
+  subject TEXT NOT NULL, category TEXT NOT NULL, expires_at INTEGER NOT NULL, handled_at INTEGER NOT NULL,
+  PRIMARY KEY (subject, category, expires_at)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS services (
+  address TEXT PRIMARY KEY, display_name TEXT NOT NULL, webhook_url TEXT, updated_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS deletion_orders (
+  id TEXT PRIMARY KEY, subject TEXT NOT NULL, grantee TEXT NOT NULL, category TEXT NOT NULL, purpose TEXT NOT NULL,
+  grant_id TEXT NOT NULL, granted_at INTEGER NOT NULL, reason TEXT NOT NULL, ended_at INTEGER NOT NULL,
+  created_at INTEGER NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER NOT NULL,
+  last_error TEXT, delivered_at INTEGER, acknowledged_at INTEGER, ack_signature TEXT,
+  UNIQUE (subject, grant_id, granted_at)
+);
+CREATE INDEX IF NOT EXISTS records_category_id ON records (subject, category_id);
+CREATE INDEX IF NOT EXISTS deletion_orders_due ON deletion_orders (status, next_attempt_at);
+CREATE INDEX IF NOT EXISTS deletion_orders_subject ON deletion_orders (subject);
+CREATE INDEX IF NOT EXISTS deletion_orders_grantee ON deletion_orders (grantee);
+`;
+
+interface GrantRow {
+  subject: string;
+  grant_id: string;
+  grantee: string;
+  category: string;
+  purpose: string;
+  granted_at: number;
+  expires_at: number;
+  previous_expires_at: number;
+  issued_block: number;
+  block_number: number;
+  tx_hash: string;
+}
+
+const toGrant = (row: GrantRow): IndexedGrant => ({
+  subject: row.subject,
+  grantId: row.grant_id,
+  grantee: row.grantee,
+  category: row.category,
+  purpose: row.purpose,
+  grantedAt: row.granted_at,
+  expiresAt: row.expires_at,
+  previousExpiresAt: row.previous_expires_at,
+  issuedBlock: row.issued_block,
+  blockNumber: row.block_number,
+  txHash: row.tx_hash,
+});
+
+interface RecordRow {
+  subject: string;
+  category: string;
+  category_id: string;
+  sealed: Buffer;
+  created_at: number;
+  updated_at: number;
+}
+
+const toRecord = (row: RecordRow): StoredRecord => ({
+  subject: row.subject,
+  category: row.category,
+  categoryId: row.category_id,
+  sealed: row.sealed,
+  createdAt: row.created_at,
+  updatedAt: row.updated_at,
+});
+
+interface LogRow {
+  idx: number;
+  at: number;
+  kind: string;
+  request_id: string;
+  actor: string | null;
+  subject: string | null;
+  grantee: string | null;
+  category: string | null;
+  purpose: string | null;
+  grant_block: number | null;
+  grant_tx: string | null;
+  payload_hash: string | null;
+  detail: string | null;
+}
+
+const toLogEntry = (row: LogRow): StoredAccessLogEntry => ({
+  index: row.idx,
+  at: row.at,
+  kind: row.kind,
+  requestId: row.request_id,
+  actor: row.actor,
+  subject: row.subject,
+  grantee: row.grantee,
+  category: row.category,
+  purpose: row.purpose,
+  grantBlock: row.grant_block,
+  grantTx: row.grant_tx,
+  payloadHash: row.payload_hash,
+  detail: row.detail === null ? null : (JSON.parse(row.detail) as Record<string, unknown>),
+});
+
+/**
+ * The SQLite store (better-sqlite3, WAL). `synchronous = FULL` makes every committed transaction
+ * durable before the call returns; `secure_delete` overwrites deleted content.
+ */
+export class SqliteStore implements Store {
+  readonly db: Database.Database;
+  private readonly statements;
+
+  constructor(readonly path: string) {
+    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+    this.db = new Database(path);
+    this.db.pragma("journal_mode = WAL");
+    this.db.pragma("synchronous = FULL");
+    this.db.pragma("secure_delete = ON");
+    this.db.pragma("foreign_keys = ON");
+    this.db.exec(SCHEMA);
+    const db = this.db;
+    this.statements = {
+      getMeta: db.prepare<[string], { value: string }>("SELECT value FROM meta WHERE key = ?"),
+      setMeta: db.prepare("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
+      insertBlock: db.prepare("INSERT OR REPLACE INTO blocks (number, hash) VALUES (?, ?)"),
+      recentBlocks: db.prepare<[number], { number: number; hash: string }>("SELECT number, hash FROM blocks ORDER BY number DESC LIMIT ?"),
+      pruneBlocks: db.prepare("DELETE FROM blocks WHERE number < ?"),
+      insertEvent: db.prepare(
+        `INSERT OR IGNORE INTO chain_events (block_number, log_index, block_hash, block_time, tx_hash, kind, subject, grantee, grant_id, category, purpose, expires_at, previous_expires_at)
+         VALUES (@blockNumber, @logIndex, @blockHash, @blockTime, @txHash, @kind, @subject, @grantee, @grantId, @category, @purpose, @expiresAt, @previousExpiresAt)`,
+      ),
+      issueGrant: db.prepare(
+        `INSERT INTO grants (subject, grant_id, grantee, category, purpose, granted_at, expires_at, previous_expires_at, issued_block, block_number, tx_hash)
+         VALUES (@subject, @grantId, @grantee, @category, @purpose, @blockTime, @expiresAt, @expiresAt, @blockNumber, @blockNumber, @txHash)
+         ON CONFLICT (subject, grant_id) DO UPDATE SET granted_at = excluded.granted_at, expires_at = excluded.expires_at,
+           previous_expires_at = excluded.previous_expires_at, issued_block = excluded.issued_block,
+           block_number = excluded.block_number, tx_hash = excluded.tx_hash, end_handled = 0`,
+      ),
+      changeGrant: db.prepare(
+        `UPDATE grants SET expires_at = @expiresAt, previous_expires_at = @previousExpiresAt, block_number = @blockNumber, tx_hash = @txHash
+         WHERE subject = @subject AND grant_id = @grantId`,
+      ),
+      revokeGrant: db.prepare(
+        `UPDATE grants SET previous_expires_at = expires_at, expires_at = 0, block_number = @blockNumber, tx_hash = @txHash
+         WHERE subject = @subject AND grant_id = @grantId`,
+      ),
+      setCutoff: db.prepare(
+        `INSERT INTO cutoffs (subject, grantee, revoked_at, block_number) VALUES (@subject, @grantee, @blockTime, @blockNumber)
+         ON CONFLICT (subject, grantee) DO UPDATE SET revoked_at = excluded.revoked_at, block_number = excluded.block_number`,
+      ),
+      setDataExpiry: db.prepare(
+        `INSERT INTO data_expiries (subject, category, expires_at, previous_expires_at, block_number)
+         VALUES (@subject, @category, @expiresAt, @previousExpiresAt, @blockNumber)
+         ON CONFLICT (subject, category) DO UPDATE SET expires_at = excluded.expires_at,
+           previous_expires_at = excluded.previous_expires_at, block_number = excluded.block_number`,
+      ),
+      getGrant: db.prepare<[string, string], GrantRow>("SELECT * FROM grants WHERE subject = ? AND grant_id = ?"),
+      getCutoff: db.prepare<[string, string], { revoked_at: number; block_number: number }>(
+        "SELECT revoked_at, block_number FROM cutoffs WHERE subject = ? AND grantee = ?",
+      ),
+      getDataExpiry: db.prepare<[string, string], { expires_at: number; previous_expires_at: number; block_number: number }>(
+        "SELECT expires_at, previous_expires_at, block_number FROM data_expiries WHERE subject = ? AND category = ?",
+      ),
+      getWrappedKey: db.prepare<[string], { wrapped: Buffer }>("SELECT wrapped FROM subject_keys WHERE subject = ?"),
+      putWrappedKey: db.prepare("INSERT OR REPLACE INTO subject_keys (subject, wrapped) VALUES (?, ?)"),
+      deleteWrappedKey: db.prepare("DELETE FROM subject_keys WHERE subject = ?"),
+      getRecord: db.prepare<[string, string], RecordRow>(
+        "SELECT * FROM records WHERE subject = ? AND category = ?",
+      ),
+      insertRecord: db.prepare(
+        `INSERT INTO records (subject, category, category_id, sealed, created_at, updated_at) VALUES (@subject, @category, @categoryId, @sealed, @createdAt, @updatedAt)
+         ON CONFLICT (subject, category) DO UPDATE SET sealed = excluded.sealed, updated_at = excluded.updated_at`,
+      ),
+      listRecords: db.prepare<[string], RecordRow>(
+        "SELECT * FROM records WHERE subject = ? ORDER BY category",
+      ),
+      deleteRecords: db.prepare("DELETE FROM records WHERE subject = ? AND category = ?"),
+      countRecords: db.prepare<[string], { n: number }>("SELECT COUNT(*) AS n FROM records WHERE subject = ?"),
+      appendLog: db.prepare(
+        `INSERT INTO access_log (idx, at, kind, request_id, actor, subject, grantee, category, purpose, grant_block, grant_tx, payload_hash, detail)
+         VALUES (@index, @at, @kind, @requestId, @actor, @subject, @grantee, @category, @purpose, @grantBlock, @grantTx, @payloadHash, @detail)`,
+      ),
+      logSize: db.prepare<[], { n: number }>("SELECT COALESCE(MAX(idx) + 1, 0) AS n FROM access_log"),
+      readLog: db.prepare<[number, number], LogRow>("SELECT * FROM access_log WHERE idx >= ? AND idx < ? ORDER BY idx"),
+      readLogFor: db.prepare<[number, number, string, string, string], LogRow>(
+        "SELECT * FROM access_log WHERE idx >= ? AND idx < ? AND (subject = ? OR grantee = ? OR actor = ?) ORDER BY idx",
+      ),
+    };
+  }
+
+  private nextLogIndex: number | null = null;
+  /**
+   * Read-through caches of the decision's three lookups (null remembered too). Every write to the
+   * index goes through applyEvent, rollbackTo or resetIndex, which invalidate them.
+   */
+  private readonly grantCache = new Map<string, IndexedGrant | null>();
+  private readonly cutoffCache = new Map<string, IndexedCutoff | null>();
+  private readonly dataExpiryCache = new Map<string, IndexedDataExpiry | null>();
+  private static readonly CACHE_LIMIT = 200_000;
+
+  private invalidateCaches(): void {
+    this.grantCache.clear();
+    this.cutoffCache.clear();
+    this.dataExpiryCache.clear();
+  }
+
+  private static remember<T>(cache: Map<string, T>, key: string, value: T): T {
+    if (cache.size >= SqliteStore.CACHE_LIMIT) cache.clear();
+    cache.set(key, value);
+    return value;
+  }
+
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  // ------------------------------------------------------------------ index
+
+  getCursor(): IndexCursor | null {
+    const number = this.getMeta("cursor.block");
+    const hash = this.getMeta("cursor.hash");
+    return number === null || hash === null ? null : { blockNumber: Number(number), blockHash: hash };
+  }
+
+  recentBlockHashes(limit: number): IndexCursor[] {
+    return this.statements.recentBlocks.all(limit).map((row) => ({ blockNumber: row.number, blockHash: row.hash }));
+  }
+
+  applyPage(events: ChainEvent[], cursor: IndexCursor, blockHashes: IndexCursor[]): void {
+    this.transaction(() => {
+      for (const event of events) {
+        if (this.statements.insertEvent.run(event).changes === 1) this.applyEvent(event);
+      }
+      for (const block of blockHashes) this.statements.insertBlock.run(block.blockNumber, block.blockHash);
+      this.statements.insertBlock.run(cursor.blockNumber, cursor.blockHash);
+      // Reorganisations deeper than this many blocks are beyond any chain's finality.
+      this.statements.pruneBlocks.run(cursor.blockNumber - 4096);
+      this.setMeta("cursor.block", String(cursor.blockNumber));
+      this.setMeta("cursor.hash", cursor.blockHash);
+    });
+  }
+
+  /** Mirrors DataUseRegistry's state transitions for one event. */
+  private applyEvent(event: ChainEvent): void {
+    this.grantCache.delete(`${event.subject}/${event.grantId}`);
+    this.cutoffCache.delete(`${event.subject}/${event.grantee}`);
+    this.dataExpiryCache.delete(`${event.subject}/${event.category}`);
+    switch (event.kind) {
+      case "issued":
+        this.statements.issueGrant.run(event);
+        break;
+      case "changed":
+        this.statements.changeGrant.run(event);
+        break;
+      case "revoked":
+        this.statements.revokeGrant.run(event);
+        break;
+      case "allRevoked":
+        this.statements.setCutoff.run(event);
+        break;
+      case "dataExpiry":
+        this.statements.setDataExpiry.run(event);
+        break;
+    }
+  }
+
+  rollbackTo(blockNumber: number): number {
+    this.invalidateCaches();
+    return this.transaction(() => {
+      const undone = this.db
+        .prepare<[number], { subject: string; grantee: string | null; grant_id: string | null; category: string | null; kind: string }>(
+          "SELECT subject, grantee, grant_id, category, kind FROM chain_events WHERE block_number > ?",
+        )
+        .all(blockNumber);
+      this.db.prepare("DELETE FROM chain_events WHERE block_number > ?").run(blockNumber);
+      this.db.prepare("DELETE FROM blocks WHERE number > ?").run(blockNumber);
+      // Rebuild every piece of state an undone event touched from the events that remain.
+      const replay = this.db.prepare<[string, string, string, string, string], Record<string, unknown>>(
+        `SELECT block_number AS blockNumber, log_index AS logIndex, block_hash AS blockHash, block_time AS blockTime, tx_hash AS txHash,
+                kind, subject, grantee, grant_id AS grantId, category, purpose, expires_at AS expiresAt, previous_expires_at AS previousExpiresAt
+         FROM chain_events WHERE subject = ? AND kind IN (SELECT value FROM json_each(?)) AND (grant_id = ? OR grantee = ? OR category = ?)
+         ORDER BY block_number, log_index`,
+      );
+      const seen = new Set<string>();
+      for (const event of undone) {
+        let kinds: string[];
+        let key: string;
+        if (event.kind === "allRevoked") {
+          kinds = ["allRevoked"];
+          key = event.grantee!;
+          this.db.prepare("DELETE FROM cutoffs WHERE subject = ? AND grantee = ?").run(event.subject, key);
+        } else if (event.kind === "dataExpiry") {
+          kinds = ["dataExpiry"];
+          key = event.category!;
+          this.db.prepare("DELETE FROM data_expiries WHERE subject = ? AND category = ?").run(event.subject, key);
+        } else {
+          kinds = ["issued", "changed", "revoked"];
+          key = event.grant_id!;
+          this.db.prepare("DELETE FROM grants WHERE subject = ? AND grant_id = ?").run(event.subject, key);
+        }
+        const id = `${event.subject}/${kinds[0]}/${key}`;
+        if (seen.has(id)) continue;
+        seen.add(id);
+        const remaining = replay.all(event.subject, JSON.stringify(kinds), key, key, key) as unknown as ChainEvent[];
+        for (const kept of remaining) {
+          const matches = kept.kind === "allRevoked" ? kept.grantee === key : kept.kind === "dataExpiry" ? kept.category === key : kept.grantId === key;
+          if (matches) this.applyEvent(kept);
+        }
+      }
+      const newest = this.recentBlockHashes(1)[0];
+      if (newest) {
+        this.setMeta("cursor.block", String(newest.blockNumber));
+        this.setMeta("cursor.hash", newest.blockHash);
+      } else {
+        this.db.prepare("DELETE FROM meta WHERE key IN ('cursor.block', 'cursor.hash')").run();
+      }
+      return undone.length;
+    });
+  }
+
+  resetIndex(): void {
+    this.invalidateCaches();
+    this.transaction(() => {
+      for (const table of ["chain_events", "grants", "cutoffs", "data_expiries", "blocks"]) this.db.prepare(`DELETE FROM ${table}`).run();
+      this.db.prepare("DELETE FROM meta WHERE key LIKE 'cursor.%'").run();
+    });
+  }
+
+  getGrant(subject: string, grantId: string): IndexedGrant | null {
+    const key = `${subject}/${grantId}`;
+    const cached = this.grantCache.get(key);
+    if (cached !== undefined) return cached;
+    const row = this.statements.getGrant.get(subject, grantId);
+    return SqliteStore.remember(this.grantCache, key, row ? toGrant(row) : null);
+  }
+
+  getCutoff(subject: string, grantee: string): IndexedCutoff | null {
+    const key = `${subject}/${grantee}`;
+    const cached = this.cutoffCache.get(key);
+    if (cached !== undefined) return cached;
+    const row = this.statements.getCutoff.get(subject, grantee);
+    return SqliteStore.remember(this.cutoffCache, key, row ? { revokedAt: row.revoked_at, blockNumber: row.block_number } : null);
+  }
+
+  getDataExpiry(subject: string, category: string): IndexedDataExpiry | null {
+    const key = `${subject}/${category}`;
+    const cached = this.dataExpiryCache.get(key);
+    if (cached !== undefined) return cached;
+    const row = this.statements.getDataExpiry.get(subject, category);
+    return SqliteStore.remember(
+      this.dataExpiryCache,
+      key,
+      row ? { expiresAt: row.expires_at, previousExpiresAt: row.previous_expires_at, blockNumber: row.block_number } : null,
+    );
+  }
+
+  listGrants(filter: GrantFilter): IndexedGrant[] {
+    const where: string[] = [];
+    const params: Record<string, unknown> = { limit: filter.limit, offset: filter.offset };
+    for (const column of ["subject", "grantee", "category", "purpose"] as const) {
+      if (filter[column] !== undefined) {
+        where.push(`g.${column} = @${column}`);
+        params[column] = filter[column];
+      }
+    }
+    if (filter.party !== undefined) {
+      where.push("(g.subject = @party OR g.grantee = @party)");
+      params.party = filter.party;
+    }
+    if (filter.activeAt !== undefined) {
+      where.push("g.expires_at > @activeAt AND g.granted_at > COALESCE(c.revoked_at, 0)");
+      params.activeAt = filter.activeAt;
+    }
+    const sql = `SELECT g.* FROM grants g LEFT JOIN cutoffs c ON c.subject = g.subject AND c.grantee = g.grantee
+      ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY g.block_number DESC, g.subject, g.grant_id LIMIT @limit OFFSET @offset`;
+    return this.db.prepare<Record<string, unknown>, GrantRow>(sql).all(params).map(toGrant);
+  }
+
+  getMeta(key: string): string | null {
+    return this.statements.getMeta.get(key)?.value ?? null;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.statements.setMeta.run(key, value);
+  }
+
+  // ------------------------------------------------------------------ data
+
+  getWrappedKey(subject: string): Buffer | null {
+    return this.statements.getWrappedKey.get(subject)?.wrapped ?? null;
+  }
+
+  putWrappedKey(subject: string, wrapped: Buffer): void {
+    this.statements.putWrappedKey.run(subject, wrapped);
+  }
+
+  deleteWrappedKey(subject: string): void {
+    this.statements.deleteWrappedKey.run(subject);
+  }
+
+  getRecord(subject: string, category: string): StoredRecord | null {
+    const row = this.statements.getRecord.get(subject, category);
+    return row ? toRecord(row) : null;
+  }
+
+  putRecord(record: StoredRecord): boolean {
+    const existed = this.statements.getRecord.get(record.subject, record.category) !== undefined;
+    this.statements.insertRecord.run(record);
+    return !existed;
+  }
+
+  listRecords(subject: string): StoredRecord[] {
+    return this.statements.listRecords
+      .all(subject)
+      .map((row) => (toRecord(row)));
+  }
+
+  deleteRecords(subject: string, category: string): number {
+    return this.statements.deleteRecords.run(subject, category).changes;
+  }
+
+  countRecords(subject: string): number {
+    return this.statements.countRecords.get(subject)!.n;
+  }
+
+  // ------------------------------------------------------------------ access log
+
+  appendLog(entries: AccessLogEntry[]): number[] {
+    return this.transaction(() => {
+      let next = this.nextLogIndex ?? this.statements.logSize.get()!.n;
+      const indexes: number[] = [];
+      for (const entry of entries) {
+        this.statements.appendLog.run({ ...entry, index: next, detail: entry.detail === null ? null : JSON.stringify(entry.detail) });
+        indexes.push(next);
+        next += 1;
+      }
+      this.nextLogIndex = next;
+      return indexes;
+    });
+  }
+
+  readLog(from: number, to: number, party?: string): StoredAccessLogEntry[] {
+    const rows = party === undefined ? this.statements.readLog.all(from, to) : this.statements.readLogFor.all(from, to, party, party, party);
+    return rows.map(toLogEntry);
+  }
+
+  logSize(): number {
+    return this.statements.logSize.get()!.n;
+  }
+}

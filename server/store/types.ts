@@ -1,0 +1,143 @@
+/**
+ * The store's narrow interface: the index of the chain, the subjects' encrypted data and the access
+ * log. SQLite implements it now (sqlite.ts); a PostgreSQL implementation can follow.
+ */
+
+export type ChainEventKind = "issued" | "changed" | "revoked" | "allRevoked" | "dataExpiry";
+
+/** One DataUseRegistry event, decoded, with where and when it was mined. */
+export interface ChainEvent {
+  kind: ChainEventKind;
+  blockNumber: number;
+  blockHash: string;
+  blockTime: number;
+  txHash: string;
+  logIndex: number;
+  subject: string;
+  grantee: string | null;
+  grantId: string | null;
+  category: string | null;
+  purpose: string | null;
+  expiresAt: number | null;
+  previousExpiresAt: number | null;
+}
+
+/** The indexed state of one grant (ids are lower-case hex, addresses lower-case). */
+export interface IndexedGrant {
+  subject: string;
+  grantId: string;
+  grantee: string;
+  category: string;
+  purpose: string;
+  grantedAt: number;
+  /** 0 once revoked one by one. */
+  expiresAt: number;
+  /** The expiry before the latest change, to fall back on while that change is unconfirmed. */
+  previousExpiresAt: number;
+  issuedBlock: number;
+  /** Block and transaction of the latest event about this grant. */
+  blockNumber: number;
+  txHash: string;
+}
+
+export interface IndexedCutoff {
+  revokedAt: number;
+  blockNumber: number;
+}
+
+export interface IndexedDataExpiry {
+  expiresAt: number;
+  previousExpiresAt: number;
+  blockNumber: number;
+}
+
+export interface IndexCursor {
+  blockNumber: number;
+  blockHash: string;
+}
+
+export interface GrantFilter {
+  subject?: string;
+  grantee?: string;
+  category?: string;
+  purpose?: string;
+  /** Only grants whose own record is neither revoked nor past `activeAt`. */
+  activeAt?: number;
+  /** Restrict to grants where subject or grantee is this address (a caller's own view). */
+  party?: string;
+  limit: number;
+  offset: number;
+}
+
+export interface StoredRecord {
+  subject: string;
+  /** The category's label, e.g. `contact.email`. */
+  category: string;
+  /** labelToId(category), what the chain speaks of. */
+  categoryId: string;
+  sealed: Buffer;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface AccessLogEntry {
+  at: number;
+  kind: string;
+  requestId: string;
+  actor: string | null;
+  subject: string | null;
+  grantee: string | null;
+  category: string | null;
+  purpose: string | null;
+  grantBlock: number | null;
+  grantTx: string | null;
+  payloadHash: string | null;
+  detail: Record<string, unknown> | null;
+}
+
+export interface StoredAccessLogEntry extends AccessLogEntry {
+  index: number;
+}
+
+export interface IndexStore {
+  getCursor(): IndexCursor | null;
+  /** The stored hashes of indexed blocks, newest first. */
+  recentBlockHashes(limit: number): IndexCursor[];
+  /** Applies a page of events and moves the cursor, atomically. */
+  applyPage(events: ChainEvent[], cursor: IndexCursor, blockHashes: IndexCursor[]): void;
+  /** Undoes everything indexed after `blockNumber` (a reorganisation). */
+  rollbackTo(blockNumber: number): number;
+  /** Forgets the whole index (a new chain behind the same RPC URL). */
+  resetIndex(): void;
+  getGrant(subject: string, grantId: string): IndexedGrant | null;
+  getCutoff(subject: string, grantee: string): IndexedCutoff | null;
+  getDataExpiry(subject: string, category: string): IndexedDataExpiry | null;
+  listGrants(filter: GrantFilter): IndexedGrant[];
+  getMeta(key: string): string | null;
+  setMeta(key: string, value: string): void;
+}
+
+export interface DataStore {
+  getWrappedKey(subject: string): Buffer | null;
+  putWrappedKey(subject: string, wrapped: Buffer): void;
+  deleteWrappedKey(subject: string): void;
+  getRecord(subject: string, category: string): StoredRecord | null;
+  /** Inserts or replaces; returns true when the record is new. */
+  putRecord(record: StoredRecord): boolean;
+  listRecords(subject: string): StoredRecord[];
+  deleteRecords(subject: string, category: string): number;
+  countRecords(subject: string): number;
+}
+
+export interface AccessLogStore {
+  /** Appends in one durable transaction; returns the indexes assigned, in order. */
+  appendLog(entries: AccessLogEntry[]): number[];
+  readLog(from: number, to: number, party?: string): StoredAccessLogEntry[];
+  logSize(): number;
+}
+
+export interface Store extends IndexStore, DataStore, AccessLogStore {
+  /** Runs `fn` in one transaction. */
+  transaction<T>(fn: () => T): T;
+  close(): void;
+}

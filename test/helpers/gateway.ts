@@ -1,0 +1,131 @@
+import hre from "hardhat";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { AddressInfo } from "node:net";
+import type { Server } from "node:http";
+import type { Provider, Signer } from "ethers";
+import pino from "pino";
+import { SiweMessage } from "siwe";
+import { parseEnv } from "../../server/config/env";
+import { createGateway, type Gateway } from "../../server/gateway";
+import { deployLedger } from "../../scripts/lib/deploy";
+import type { Deployment } from "../../core/deployment";
+
+/** An ethers provider whose calls fail while `down` is set: an RPC endpoint that went away. */
+export function switchableProvider(inner: Provider): { provider: Provider; setDown(down: boolean): void } {
+  let down = false;
+  const provider = new Proxy(inner, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver);
+      if (typeof value !== "function") return value;
+      return (...args: unknown[]) => {
+        if (down) return Promise.reject(new Error("connect ECONNREFUSED 127.0.0.1:8545"));
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+  return { provider, setDown: (value) => void (down = value) };
+}
+
+export interface TestGateway {
+  gateway: Gateway;
+  url: string;
+  dataDir: string;
+  deployment: Deployment;
+  setChainDown(down: boolean): void;
+  close(): Promise<void>;
+}
+
+/**
+ * A real gateway over the in-process Hardhat chain and a real SQLite file in a temp dir, listening
+ * on an ephemeral loopback port.
+ */
+export async function startTestGateway(options: {
+  deployment?: Deployment;
+  dataDir?: string;
+  env?: Record<string, string>;
+  operators?: string[];
+  auditors?: string[];
+} = {}): Promise<TestGateway> {
+  const [deployer] = await hre.ethers.getSigners();
+  const deployment = options.deployment ?? (await deployLedger(hre));
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "dul-gateway-"));
+  const env = parseEnv({
+    DATA_DIR: dataDir,
+    CHAIN_ID: "31337",
+    PORT: "8080",
+    POLL_INTERVAL_MS: "20",
+    OPERATOR_ADDRESSES: (options.operators ?? []).join(","),
+    AUDITOR_ADDRESSES: (options.auditors ?? []).join(","),
+    LOG_LEVEL: "silent",
+    ...options.env,
+  });
+  const { provider, setDown } = switchableProvider(hre.ethers.provider);
+  const gateway = createGateway({
+    env,
+    deployment,
+    provider,
+    signer: deployer as unknown as Signer,
+    masterKey: Buffer.alloc(32, 7),
+    logger: pino({ level: "silent" }),
+  });
+  await gateway.start();
+  const server: Server = await new Promise((resolve) => {
+    const s = gateway.app.listen(0, "127.0.0.1", () => resolve(s));
+  });
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    gateway,
+    url,
+    dataDir,
+    deployment,
+    setChainDown: setDown,
+    async close() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await gateway.stop();
+    },
+  };
+}
+
+export function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** Signs in with Ethereum as `signer` and returns the bearer token. */
+export async function login(base: string, signer: Signer, domain: string, overrides: Partial<{ domain: string; chainId: number; nonce: string }> = {}): Promise<string> {
+  const { nonce } = (await (await fetch(`${base}/v1/auth/nonce`)).json()) as { nonce: string };
+  const message = new SiweMessage({
+    domain: overrides.domain ?? domain,
+    address: await signer.getAddress(),
+    statement: "Sign in to the data-use-ledger gateway",
+    uri: `http://${domain}`,
+    version: "1",
+    chainId: overrides.chainId ?? 31337,
+    nonce: overrides.nonce ?? nonce,
+    issuedAt: new Date().toISOString(),
+  }).prepareMessage();
+  const signature = await signer.signMessage(message);
+  const res = await fetch(`${base}/v1/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ message, signature }) });
+  const body = (await res.json()) as { token?: string; error?: { code: string } };
+  if (!body.token) throw Object.assign(new Error(`login failed: ${res.status} ${body.error?.code}`), { status: res.status, body });
+  return body.token;
+}
+
+/** fetch with a bearer token and JSON, returning status and parsed body. */
+export async function call(base: string, path: string, token: string | null, init: { method?: string; body?: unknown } = {}): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${base}${path}`, {
+    method: init.method ?? "GET",
+    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(init.body !== undefined ? { "content-type": "application/json" } : {}) },
+    body: init.body !== undefined ? JSON.stringify(init.body) : undefined,
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null };
+}
+
+/** Waits until the gateway's index has read the chain's current head. */
+export async function synced(gateway: Gateway): Promise<void> {
+  await gateway.indexer.syncOnce();
+  const head = await hre.ethers.provider.getBlockNumber();
+  if ((gateway.indexer.lastView()?.indexedBlock ?? -1) < head) await gateway.indexer.syncOnce();
+}

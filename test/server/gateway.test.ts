@@ -1,0 +1,339 @@
+import hre from "hardhat";
+import { expect } from "chai";
+import { readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { time, mine } from "@nomicfoundation/hardhat-network-helpers";
+import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
+import { DataUseRegistry__factory, type DataUseRegistry } from "../../typechain-types";
+import { labelToId, grantIdOf } from "../../core/ids";
+import { readDomain, typesFor } from "../../core/eip712";
+import { ERROR_CODES } from "../../core/errorCodes";
+import { parseEnv, ConfigError } from "../../server/config/env";
+import { call, login, removeDir, startTestGateway, synced, type TestGateway } from "../helpers/gateway";
+
+describe("gateway (step 2): releases only under a grant valid at that instant", function () {
+  let gw: TestGateway;
+  let registry: DataUseRegistry;
+  let subject: HardhatEthersSigner;
+  let service: HardhatEthersSigner;
+  let otherService: HardhatEthersSigner;
+  let operator: HardhatEthersSigner;
+  let serviceToken: string;
+  let otherToken: string;
+  let operatorToken: string;
+  let subjectToken: string;
+  let counter = 0;
+
+  const purpose = "dpv:ServiceProvision";
+  const subjectPath = (category: string) => `/v1/subjects/${subject.address.toLowerCase()}/data/${category}`;
+
+  /** A fresh category holding a value, so that tests do not share grants. */
+  async function freshCategory(value: unknown = { email: `user${counter}@example.org` }): Promise<string> {
+    counter += 1;
+    const category = `contact.email.${counter}`;
+    const res = await call(gw.url, subjectPath(category), operatorToken, { method: "PUT", body: { value } });
+    expect(res.status).to.equal(201);
+    return category;
+  }
+
+  async function grant(category: string, seconds = 3600, grantee = service, p = purpose): Promise<number> {
+    const expiresAt = (await time.latest()) + seconds;
+    await (await registry.connect(subject).grant(grantee.address, labelToId(category), labelToId(p), expiresAt)).wait();
+    await synced(gw.gateway);
+    return expiresAt;
+  }
+
+  const release = (category: string, token = serviceToken, p = purpose) =>
+    call(gw.url, `${subjectPath(category)}?purpose=${encodeURIComponent(p)}`, token);
+
+  before(async function () {
+    [, subject, service, otherService, operator] = await hre.ethers.getSigners();
+    gw = await startTestGateway({ operators: [operator.address] });
+    registry = DataUseRegistry__factory.connect(gw.deployment.contracts.DataUseRegistry.address, subject);
+    serviceToken = await login(gw.url, service, gw.gateway.domain);
+    otherToken = await login(gw.url, otherService, gw.gateway.domain);
+    operatorToken = await login(gw.url, operator, gw.gateway.domain);
+    subjectToken = await login(gw.url, subject, gw.gateway.domain);
+  });
+
+  after(async function () {
+    await gw.close();
+    removeDir(gw.dataDir);
+  });
+
+  it("releases the value under a valid grant, with the grant's block and an audit index", async function () {
+    const category = await freshCategory({ email: "alice@example.org", verified: true });
+    const expiresAt = await grant(category);
+    const res = await release(category);
+    expect(res.status).to.equal(200);
+    expect(res.body.value).to.deep.equal({ email: "alice@example.org", verified: true });
+    expect(res.body).to.include({ subject: subject.address.toLowerCase(), category, purpose });
+    expect(res.body.grant.expiresAt).to.equal(expiresAt);
+    expect(res.body.grant.blockNumber).to.equal(await hre.ethers.provider.getBlockNumber());
+    expect(res.body.auditIndex).to.be.a("number");
+    const logged = gw.gateway.store.readLog(res.body.auditIndex, res.body.auditIndex + 1);
+    expect(logged[0]).to.include({ kind: "release", grantee: service.address.toLowerCase(), category, purpose });
+    expect(JSON.stringify(logged[0])).not.to.contain("alice@example.org");
+  });
+
+  it("denies without a grant, for another purpose, another category and another service", async function () {
+    const category = await freshCategory();
+    const denied = await release(category);
+    expect(denied.status).to.equal(403);
+    expect(denied.body.error.code).to.equal("NO_GRANT");
+    expect(denied.body.requestId).to.be.a("string").and.not.equal("");
+
+    await grant(category);
+    expect((await release(category, serviceToken, "dpv:Marketing")).body.error.code).to.equal("NO_GRANT");
+    const otherCategory = await freshCategory();
+    expect((await release(otherCategory)).body.error.code).to.equal("NO_GRANT");
+    const other = await release(category, otherToken);
+    expect(other.status).to.equal(403);
+    expect(other.body.error.code).to.equal("NO_GRANT");
+    expect((await release(category)).status).to.equal(200);
+  });
+
+  it("denies with GRANT_REVOKED on the next request after a revocation, and after revokeAll", async function () {
+    const category = await freshCategory();
+    await grant(category);
+    expect((await release(category)).status).to.equal(200);
+    await (await registry.revoke(grantIdOf(subject.address, service.address, labelToId(category), labelToId(purpose)))).wait();
+    await synced(gw.gateway);
+    const res = await release(category);
+    expect(res.status).to.equal(403);
+    expect(res.body.error.code).to.equal("GRANT_REVOKED");
+
+    const second = await freshCategory();
+    await grant(second);
+    await (await registry.revokeAll(service.address)).wait();
+    await synced(gw.gateway);
+    expect((await release(second)).body.error.code).to.equal("GRANT_REVOKED");
+  });
+
+  it("answers 200 one second before expiresAt and GRANT_EXPIRED at exactly that second", async function () {
+    const category = await freshCategory();
+    const expiresAt = await grant(category, 600);
+    await time.increaseTo(expiresAt - 1);
+    await synced(gw.gateway);
+    expect((await release(category)).status).to.equal(200);
+    await time.increaseTo(expiresAt);
+    await synced(gw.gateway);
+    const res = await release(category);
+    expect(res.status).to.equal(403);
+    expect(res.body.error.code).to.equal("GRANT_EXPIRED");
+  });
+
+  it("denies with DATA_EXPIRED once the subject's data expiry for the category has passed", async function () {
+    const category = await freshCategory();
+    await grant(category, 86_400);
+    const dataExpiresAt = (await time.latest()) + 100;
+    await (await registry.setDataExpiry(labelToId(category), dataExpiresAt)).wait();
+    await synced(gw.gateway);
+    expect((await release(category)).status).to.equal(200);
+    await time.increaseTo(dataExpiresAt);
+    await synced(gw.gateway);
+    const res = await release(category);
+    expect(res.status).to.equal(403);
+    expect(res.body.error.code).to.equal("DATA_EXPIRED");
+  });
+
+  it("undoes a grant that a chain reorganisation removed", async function () {
+    const category = await freshCategory();
+    const snapshot = await hre.network.provider.send("evm_snapshot");
+    await grant(category);
+    expect((await release(category)).status).to.equal(200);
+    await hre.network.provider.send("evm_revert", [snapshot]);
+    await mine(3);
+    await synced(gw.gateway);
+    const res = await release(category);
+    expect(res.status).to.equal(403);
+    expect(res.body.error.code).to.equal("NO_GRANT");
+  });
+
+  it("fails closed with 503 INDEX_STALE while the chain is unreachable, and recovers by itself", async function () {
+    const category = await freshCategory();
+    await grant(category);
+    gw.setChainDown(true);
+    try {
+      const maxAge = parseEnv({}).MAX_INDEX_AGE_MS;
+      await new Promise((resolve) => setTimeout(resolve, maxAge + 100));
+      const res = await release(category);
+      expect(res.status).to.equal(503);
+      expect(res.body.error.code).to.equal("INDEX_STALE");
+      expect((await call(gw.url, "/readyz", null)).status).to.equal(503);
+    } finally {
+      gw.setChainDown(false);
+    }
+    const deadline = Date.now() + 5000;
+    let status = 0;
+    while (Date.now() < deadline && status !== 200) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      status = (await release(category)).status;
+    }
+    expect(status).to.equal(200);
+  });
+
+  it("lists and checks grants from the index, scoped to the caller", async function () {
+    const category = await freshCategory();
+    const expiresAt = await grant(category);
+    const mine_ = await call(gw.url, `/v1/grants?category=${category}`, serviceToken);
+    expect(mine_.status).to.equal(200);
+    expect(mine_.body.grants).to.have.length(1);
+    expect(mine_.body.grants[0]).to.include({ grantee: service.address.toLowerCase(), expiresAt, status: "active" });
+    expect(mine_.body.grants[0].txHash).to.match(/^0x[0-9a-f]{64}$/);
+    const theirs = await call(gw.url, `/v1/grants?category=${category}`, otherToken);
+    expect(theirs.body.grants).to.have.length(0);
+    const all = await call(gw.url, `/v1/grants?category=${category}&status=all`, operatorToken);
+    expect(all.body.grants).to.have.length(1);
+
+    const q = `subject=${subject.address}&grantee=${service.address}&category=${category}&purpose=${purpose}`;
+    const check = await call(gw.url, `/v1/grants/check?${q}`, subjectToken);
+    expect(check.status).to.equal(200);
+    expect(check.body).to.deep.include({ allowed: true, reason: null, expiresAt });
+    const other = await call(gw.url, `/v1/grants/check?${q.replace(service.address, otherService.address)}`, otherToken);
+    expect(other.body).to.deep.include({ allowed: false, reason: "NO_GRANT" });
+  });
+
+  it("relays a subject's EIP-712 grant (gasless) and rejects a bad signature before spending gas", async function () {
+    const [, , , , , relayedSubject] = await hre.ethers.getSigners();
+    const category = "purchase.history";
+    const putToken = await login(gw.url, relayedSubject, gw.gateway.domain);
+    const path = `/v1/subjects/${relayedSubject.address.toLowerCase()}/data/${category}`;
+    expect((await call(gw.url, path, putToken, { method: "PUT", body: { value: [1, 2, 3] } })).status).to.equal(201);
+    const domain = await readDomain(registry);
+    const expiresAt = (await time.latest()) + 3600;
+    const deadline = expiresAt;
+    const message = {
+      subject: relayedSubject.address,
+      grantee: service.address,
+      category: labelToId(category),
+      purpose: labelToId(purpose),
+      expiresAt,
+      nonce: await registry.nonces(relayedSubject.address),
+      deadline,
+    };
+    const forged = await otherService.signTypedData(domain, typesFor("Grant"), message);
+    const body = { action: "grant", subject: relayedSubject.address, grantee: service.address, category, purpose, expiresAt, deadline };
+    const balanceBefore = await hre.ethers.provider.getBalance(gw.deployment.deployer);
+    const rejected = await call(gw.url, "/v1/relay", null, { method: "POST", body: { ...body, signature: forged } });
+    expect(rejected.status).to.equal(400);
+    expect(rejected.body.error.code).to.equal("INVALID_SIGNATURE");
+    expect(rejected.body.error.message).to.contain("DataUseRegistryInvalidSignature");
+    expect(await hre.ethers.provider.getBalance(gw.deployment.deployer)).to.equal(balanceBefore);
+
+    const signature = await relayedSubject.signTypedData(domain, typesFor("Grant"), message);
+    const relayed = await call(gw.url, "/v1/relay", null, { method: "POST", body: { ...body, signature } });
+    expect(relayed.status).to.equal(202);
+    await (await hre.ethers.provider.getTransaction(relayed.body.txHash))!.wait();
+    await synced(gw.gateway);
+    const res = await call(gw.url, `${path}?purpose=${purpose}`, serviceToken);
+    expect(res.status).to.equal(200);
+    expect(res.body.value).to.deep.equal([1, 2, 3]);
+  });
+
+  it("stores only ciphertext: the SQLite files never contain the value's bytes", async function () {
+    const secret = "very-secret-value-7f3a9c";
+    await freshCategory({ secret });
+    gw.gateway.store.db.pragma("wal_checkpoint(FULL)");
+    for (const file of readdirSync(gw.dataDir).filter((f) => f.startsWith("gateway.sqlite"))) {
+      expect(readFileSync(join(gw.dataDir, file)).includes(Buffer.from(secret)), file).to.equal(false);
+    }
+  });
+
+  describe("authentication and input", function () {
+    it("rejects a replayed nonce, another domain and another chain with 401", async function () {
+      const { nonce } = (await call(gw.url, "/v1/auth/nonce", null)).body;
+      await login(gw.url, service, gw.gateway.domain, { nonce });
+      const replay = await login(gw.url, service, gw.gateway.domain, { nonce }).catch((e) => e);
+      expect(replay.status).to.equal(401);
+      expect(replay.body.error.code).to.equal("UNAUTHENTICATED");
+      const otherDomain = await login(gw.url, service, gw.gateway.domain, { domain: "evil.example:443" }).catch((e) => e);
+      expect(otherDomain.status).to.equal(401);
+      const otherChain = await login(gw.url, service, gw.gateway.domain, { chainId: 1 }).catch((e) => e);
+      expect(otherChain.status).to.equal(401);
+    });
+
+    it("answers 401 without or with a forged token, 403 to a stranger writing a subject's data", async function () {
+      const category = await freshCategory();
+      expect((await release(category, "")).status).to.equal(401);
+      const forged = await release(category, serviceToken.slice(0, -4) + "AAAA");
+      expect(forged.status).to.equal(401);
+      expect(forged.body.error.code).to.equal("UNAUTHENTICATED");
+      const stranger = await call(gw.url, subjectPath("x.y"), otherToken, { method: "PUT", body: { value: 1 } });
+      expect(stranger.status).to.equal(403);
+      expect(stranger.body.error.code).to.equal("FORBIDDEN");
+    });
+
+    it("answers 400 INVALID_INPUT with the zod issues for bad input, 404 for unknown routes", async function () {
+      const badAddress = await call(gw.url, "/v1/subjects/0x1234/data/contact.email?purpose=dpv:Marketing", serviceToken);
+      expect(badAddress.status).to.equal(400);
+      expect(badAddress.body.error.code).to.equal("INVALID_INPUT");
+      expect(badAddress.body.error.issues).to.be.an("array").that.is.not.empty;
+      const noPurpose = await call(gw.url, subjectPath("contact.email"), serviceToken);
+      expect(noPurpose.status).to.equal(400);
+      const badJson = await fetch(`${gw.url}${subjectPath("a.b")}`, { method: "PUT", headers: { authorization: `Bearer ${operatorToken}`, "content-type": "application/json" }, body: "{not json" });
+      expect(badJson.status).to.equal(400);
+      expect(((await badJson.json()) as any).error.code).to.equal("INVALID_INPUT");
+      const unknown = await call(gw.url, "/v1/nope", null);
+      expect(unknown.status).to.equal(404);
+      expect(unknown.body.error.code).to.equal("NOT_FOUND");
+      for (const res of [badAddress, noPurpose, unknown]) expect(ERROR_CODES[res.body.error.code as keyof typeof ERROR_CODES]).to.equal(res.status);
+    });
+
+    it("serves health, readiness, Prometheus metrics and an OpenAPI 3.1 document generated from the schemas", async function () {
+      expect((await call(gw.url, "/healthz", null)).body).to.deep.equal({ ok: true });
+      expect((await call(gw.url, "/readyz", null)).status).to.equal(200);
+      const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+      expect(metrics).to.contain("http_request_duration_seconds");
+      const openapi = (await call(gw.url, "/openapi.json", null)).body;
+      expect(openapi.openapi).to.equal("3.1.0");
+      const release = openapi.paths["/v1/subjects/{subject}/data/{category}"].get;
+      expect(release.parameters.map((p: { name: string }) => p.name)).to.have.members(["subject", "category", "purpose"]);
+      expect(openapi.paths["/v1/relay"].post.requestBody.content["application/json"].schema.oneOf ?? openapi.paths["/v1/relay"].post.requestBody.content["application/json"].schema.anyOf).to.have.length(5);
+    });
+  });
+});
+
+describe("gateway restart resumes its index", function () {
+  it("reads only blocks after its persisted cursor", async function () {
+    const [, subject, service] = await hre.ethers.getSigners();
+    const first = await startTestGateway();
+    const registry = DataUseRegistry__factory.connect(first.deployment.contracts.DataUseRegistry.address, subject);
+    const expiresAt = (await time.latest()) + 3600;
+    await (await registry.grant(service.address, labelToId("contact.phone"), labelToId("dpv:Marketing"), expiresAt)).wait();
+    await synced(first.gateway);
+    const cursorBefore = first.gateway.store.getCursor()!;
+    await first.close();
+    await mine(5);
+
+    const requested: number[] = [];
+    const originalGetLogs = hre.ethers.provider.getLogs.bind(hre.ethers.provider);
+    hre.ethers.provider.getLogs = async (filter) => {
+      requested.push(Number((filter as { fromBlock: number }).fromBlock));
+      return originalGetLogs(filter);
+    };
+    try {
+      const second = await startTestGateway({ deployment: first.deployment, dataDir: first.dataDir });
+      try {
+        expect(Math.min(...requested)).to.equal(cursorBefore.blockNumber + 1);
+        const decision = second.gateway.grants.check(subject.address.toLowerCase(), subject.address.toLowerCase(), service.address.toLowerCase(), "contact.phone", "dpv:Marketing");
+        expect(decision.allowed).to.equal(true);
+        expect(decision.expiresAt).to.equal(expiresAt);
+      } finally {
+        await second.close();
+      }
+    } finally {
+      hre.ethers.provider.getLogs = originalGetLogs;
+      removeDir(first.dataDir);
+    }
+  });
+});
+
+describe("configuration", function () {
+  it("is validated once, frozen, and names each bad variable", function () {
+    const env = parseEnv({ PORT: "9000" });
+    expect(env.PORT).to.equal(9000);
+    expect(Object.isFrozen(env)).to.equal(true);
+    expect(() => parseEnv({ PORT: "eighty", OPERATOR_ADDRESSES: "0xnope" })).to.throw(ConfigError, /PORT[\s\S]*OPERATOR_ADDRESSES/);
+  });
+});
