@@ -75,6 +75,15 @@ export function createGateway(deps: GatewayDeps) {
     data,
     grants,
     relayer,
+    publicConfig: async () => ({
+      chainId: deployment.chainId,
+      domain,
+      gatewayAddress: await deps.signer.getAddress(),
+      contracts: {
+        DataUseRegistry: { address: registry.address, blockNumber: registry.blockNumber },
+        AuditAnchor: { address: deployment.contracts.AuditAnchor.address, blockNumber: deployment.contracts.AuditAnchor.blockNumber },
+      },
+    }),
     authenticate: (token) => auth.authenticate(token),
     ready: () => {
       const view = indexer.lastView();

@@ -10,6 +10,15 @@ export interface RouteDeps {
   data: Pick<DataService, "put" | "release" | "delete" | "list">;
   grants: Pick<GrantService, "list" | "check">;
   relayer: Pick<Relayer, "relay">;
+  /** What a client needs to talk to this gateway's chain: chain id, SIWE domain, contract addresses, the gateway's own address. */
+  publicConfig: () => Promise<PublicConfig>;
+}
+
+export interface PublicConfig {
+  chainId: number;
+  domain: string;
+  gatewayAddress: string;
+  contracts: Record<"DataUseRegistry" | "AuditAnchor", { address: string; blockNumber: number }>;
 }
 
 const route = <P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType>(spec: RouteSpec<P, Q, B>): AnyRoute =>
@@ -29,6 +38,15 @@ const relayBody = z.discriminatedUnion("action", [
 /** Every v1 route: a schema and one service call each. */
 export function v1Routes(deps: RouteDeps): AnyRoute[] {
   return [
+    route({
+      method: "get",
+      path: "/v1/config",
+      summary: "The chain id, SIWE domain, contract addresses and the gateway's address (it relays, signs checkpoints and anchors)",
+      tags: ["meta"],
+      auth: false,
+      responses: { 200: "{ chainId, domain, gatewayAddress, contracts }" },
+      handler: async () => ({ body: await deps.publicConfig() }),
+    }),
     route({
       method: "get",
       path: "/v1/auth/nonce",
