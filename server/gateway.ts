@@ -19,6 +19,8 @@ import { createApp } from "./http/app";
 import { DeletionService } from "./deletion/deletionService";
 import { DeletionOutbox } from "./deletion/outbox";
 import { deletionRoutes } from "./http/deletionRoutes";
+import { AuditLog } from "./audit/auditLog";
+import { auditRoutes } from "./http/auditRoutes";
 
 export interface GatewayDeps {
   env: Env;
@@ -67,7 +69,18 @@ export function createGateway(deps: GatewayDeps) {
     { deletions: deletion.deletions, log: store, signer: deps.signer, publicUrl, logger: logger.child({ component: "outbox" }) },
     { intervalMs: env.OUTBOX_INTERVAL_MS, maxAttempts: env.OUTBOX_MAX_ATTEMPTS, baseDelayMs: env.OUTBOX_BASE_DELAY_MS, timeoutMs: env.OUTBOX_TIMEOUT_MS, concurrency: 16 },
   );
-  const data = new DataService({ store, keyring, accessLog, indexer, roles, eraser: deletion });
+  const audit = new AuditLog(
+    store,
+    deps.signer,
+    {
+      origin: `data-use-ledger/${deployment.chainId}/${deployment.contracts.AuditAnchor.address.toLowerCase()}`,
+      anchorAddress: deployment.contracts.AuditAnchor.address,
+      checkpointIntervalMs: env.CHECKPOINT_INTERVAL_MS,
+      anchorIntervalMs: env.ANCHOR_INTERVAL_MS,
+    },
+    logger.child({ component: "audit" }),
+  );
+  const data = new DataService({ store, keyring, accessLog, indexer, roles, eraser: deletion, payloadKey: Keyring.derive(deps.masterKey, "payload-hash") });
   const grants = new GrantService({ store, indexer, roles });
   const relayer = new Relayer(registry.address, deps.signer);
   const app = createApp({
@@ -98,7 +111,7 @@ export function createGateway(deps: GatewayDeps) {
     bodyLimit: env.BODY_LIMIT,
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
     staticDir: deps.staticDir,
-    extraRoutes: deletionRoutes({ deletions: deletion.deletions, roles, log: store }),
+    extraRoutes: [...deletionRoutes({ deletions: deletion.deletions, roles, log: store }), ...auditRoutes({ audit, log: store, roles })],
   });
 
   return {
@@ -111,6 +124,7 @@ export function createGateway(deps: GatewayDeps) {
     relayer,
     deletion,
     outbox,
+    audit,
     logger,
     domain,
     /**
@@ -118,14 +132,17 @@ export function createGateway(deps: GatewayDeps) {
      * down, before anything is served; then follows the chain and the clock.
      */
     async start(): Promise<void> {
+      audit.verifyStoredLog();
       await indexer.syncOnce();
       deletion.runDue();
       indexer.start();
       deletion.start();
       outbox.start();
+      audit.start();
     },
     async stop(): Promise<void> {
       deletion.stop();
+      await audit.stop();
       await outbox.stop();
       await indexer.stop();
       store.close();

@@ -37,6 +37,8 @@ export const envSchema = z.object({
   OUTBOX_MAX_ATTEMPTS: z.coerce.number().int().positive().max(100).default(8),
   OUTBOX_BASE_DELAY_MS: z.coerce.number().int().positive().default(1000),
   OUTBOX_TIMEOUT_MS: z.coerce.number().int().positive().default(5000),
+  CHECKPOINT_INTERVAL_MS: z.coerce.number().int().positive().default(1000),
+  ANCHOR_INTERVAL_MS: z.coerce.number().int().positive().default(60_000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 

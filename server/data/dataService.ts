@@ -1,4 +1,4 @@
-import { keccak256 } from "ethers";
+import { createHmac } from "node:crypto";
 import { grantIdOf, labelToId } from "../../core/ids";
 import { GatewayError, forbidden } from "../errors";
 import { open, pack, seal, unpack } from "../crypto/envelope";
@@ -42,6 +42,8 @@ export class DataService {
       indexer: Pick<Indexer, "freshView" | "confirmations" | "lastView">;
       roles: Roles;
       eraser: Pick<DeletionService, "eraseOnDemand" | "now">;
+      /** Keys the payload hashes in the log, so a guessable value (an email) cannot be confirmed from its hash. */
+      payloadKey: Buffer;
     },
   ) {}
 
@@ -55,7 +57,7 @@ export class DataService {
     const now = Date.now();
     const created = this.deps.store.putRecord({ subject, category, categoryId, sealed, createdAt: now, updatedAt: now });
     const auditIndex = await this.deps.accessLog.append(
-      logEntry({ kind: "write", requestId, actor: caller, subject, category, payloadHash: keccak256(sealed), detail: { created } }),
+      logEntry({ kind: "write", requestId, actor: caller, subject, category, payloadHash: this.payloadHash(subject, category, plaintext), detail: { created } }),
     );
     return { created, auditIndex };
   }
@@ -81,7 +83,8 @@ export class DataService {
     const record = this.deps.store.getRecord(subject, category);
     const key = record ? this.deps.keyring.existingKey(subject) : null;
     if (!record || !key) throw new GatewayError("NO_DATA", `no ${category} data is held for this subject`);
-    const value: unknown = JSON.parse(open(key, unpack(record.sealed), recordAad(subject, category)).toString("utf8"));
+    const plaintext = open(key, unpack(record.sealed), recordAad(subject, category));
+    const value: unknown = JSON.parse(plaintext.toString("utf8"));
 
     const auditIndex = await this.deps.accessLog.append(
       logEntry({
@@ -94,7 +97,7 @@ export class DataService {
         purpose,
         grantBlock: grant.blockNumber,
         grantTx: grant.txHash,
-        payloadHash: keccak256(record.sealed),
+        payloadHash: this.payloadHash(subject, category, plaintext),
         detail: { grantId: grant.grantId, grantedAt: grant.grantedAt, validUntil: decision.expiresAt, decidedAt: Math.max(view.headTime, Math.floor(Date.now() / 1000)), headBlock: view.headNumber },
       }),
     );
@@ -121,6 +124,11 @@ export class DataService {
       throw forbidden("only the subject, operators and auditors may list a subject's data");
     }
     return this.deps.store.listRecords(subject).map((r) => ({ category: r.category, categoryId: r.categoryId, createdAt: r.createdAt, updatedAt: r.updatedAt }));
+  }
+
+  /** HMAC-SHA256 under the gateway's payload key: the operator can show which value was released; nobody else can test guesses. */
+  private payloadHash(subject: string, category: string, plaintext: Buffer): string {
+    return "0x" + createHmac("sha256", this.deps.payloadKey).update(`${subject}\n${category}\n`).update(plaintext).digest("hex");
   }
 
   private requireSubjectOrOperator(caller: string, subject: string, verb: string): void {

@@ -1,8 +1,13 @@
 import Database from "better-sqlite3";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
+import { hexlify } from "ethers";
+import { ZERO_HASH, encodeEntry, type AuditEntry } from "../../core/auditEntry";
+import { nodeHasher } from "../../core/merkleTree";
 import type {
   AccessLogEntry,
+  AnchorRecord,
+  SignedCheckpoint,
   ChainEvent,
   GrantFilter,
   IndexCursor,
@@ -49,7 +54,15 @@ CREATE TABLE IF NOT EXISTS records (
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS access_log (
   idx INTEGER PRIMARY KEY, at INTEGER NOT NULL, kind TEXT NOT NULL, request_id TEXT NOT NULL, actor TEXT,
-  subject TEXT, grantee TEXT, category TEXT, purpose TEXT, grant_block INTEGER, grant_tx TEXT, payload_hash TEXT, detail TEXT
+  subject TEXT, grantee TEXT, category TEXT, purpose TEXT, grant_block INTEGER, grant_tx TEXT, payload_hash TEXT, detail TEXT,
+  prev_hash TEXT NOT NULL, leaf_hash BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS checkpoints (
+  tree_size INTEGER PRIMARY KEY, root_hash TEXT NOT NULL, origin TEXT NOT NULL, note TEXT NOT NULL,
+  signature TEXT NOT NULL, signer TEXT NOT NULL, signed_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS anchors (
+  tree_size INTEGER PRIMARY KEY, root_hash TEXT NOT NULL, tx_hash TEXT NOT NULL, block_number INTEGER NOT NULL, anchored_at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS access_log_subject ON access_log (subject, idx);
 CREATE INDEX IF NOT EXISTS access_log_grantee ON access_log (grantee, idx);
@@ -134,6 +147,7 @@ interface LogRow {
   grant_tx: string | null;
   payload_hash: string | null;
   detail: string | null;
+  prev_hash: string;
 }
 
 const toLogEntry = (row: LogRow): StoredAccessLogEntry => ({
@@ -150,7 +164,15 @@ const toLogEntry = (row: LogRow): StoredAccessLogEntry => ({
   grantTx: row.grant_tx,
   payloadHash: row.payload_hash,
   detail: row.detail === null ? null : (JSON.parse(row.detail) as Record<string, unknown>),
+  prevHash: row.prev_hash,
 });
+
+interface CheckpointRow { tree_size: number; root_hash: string; origin: string; note: string; signature: string; signer: string; signed_at: number }
+const toCheckpoint = (r: CheckpointRow): SignedCheckpoint => ({
+  treeSize: r.tree_size, rootHash: r.root_hash, origin: r.origin, note: r.note, signature: r.signature, signer: r.signer, signedAt: r.signed_at,
+});
+interface AnchorRow { tree_size: number; root_hash: string; tx_hash: string; block_number: number; anchored_at: number }
+const toAnchor = (r: AnchorRow): AnchorRecord => ({ treeSize: r.tree_size, rootHash: r.root_hash, txHash: r.tx_hash, blockNumber: r.block_number, anchoredAt: r.anchored_at });
 
 /**
  * The SQLite store (better-sqlite3, WAL). `synchronous = FULL` makes every committed transaction
@@ -227,10 +249,21 @@ export class SqliteStore implements Store {
       deleteRecords: db.prepare("DELETE FROM records WHERE subject = ? AND category = ?"),
       countRecords: db.prepare<[string], { n: number }>("SELECT COUNT(*) AS n FROM records WHERE subject = ?"),
       appendLog: db.prepare(
-        `INSERT INTO access_log (idx, at, kind, request_id, actor, subject, grantee, category, purpose, grant_block, grant_tx, payload_hash, detail)
-         VALUES (@index, @at, @kind, @requestId, @actor, @subject, @grantee, @category, @purpose, @grantBlock, @grantTx, @payloadHash, @detail)`,
+        `INSERT INTO access_log (idx, at, kind, request_id, actor, subject, grantee, category, purpose, grant_block, grant_tx, payload_hash, detail, prev_hash, leaf_hash)
+         VALUES (@index, @at, @kind, @requestId, @actor, @subject, @grantee, @category, @purpose, @grantBlock, @grantTx, @payloadHash, @detail, @prevHash, @leafHash)`,
       ),
       logSize: db.prepare<[], { n: number }>("SELECT COALESCE(MAX(idx) + 1, 0) AS n FROM access_log"),
+      logTail: db.prepare<[], { idx: number; leaf_hash: Buffer }>("SELECT idx, leaf_hash FROM access_log ORDER BY idx DESC LIMIT 1"),
+      leafHashes: db.prepare<[number, number], { leaf_hash: Buffer }>("SELECT leaf_hash FROM access_log WHERE idx >= ? AND idx < ? ORDER BY idx"),
+      latestCheckpoint: db.prepare<[], CheckpointRow>("SELECT * FROM checkpoints ORDER BY tree_size DESC LIMIT 1"),
+      listCheckpoints: db.prepare<[number, number], CheckpointRow>("SELECT * FROM checkpoints WHERE tree_size >= ? ORDER BY tree_size LIMIT ?"),
+      saveCheckpoint: db.prepare(
+        "INSERT INTO checkpoints (tree_size, root_hash, origin, note, signature, signer, signed_at) VALUES (@treeSize, @rootHash, @origin, @note, @signature, @signer, @signedAt)",
+      ),
+      latestAnchor: db.prepare<[], AnchorRow>("SELECT * FROM anchors ORDER BY tree_size DESC LIMIT 1"),
+      saveAnchor: db.prepare(
+        "INSERT OR REPLACE INTO anchors (tree_size, root_hash, tx_hash, block_number, anchored_at) VALUES (@treeSize, @rootHash, @txHash, @blockNumber, @anchoredAt)",
+      ),
       readLog: db.prepare<[number, number], LogRow>("SELECT * FROM access_log WHERE idx >= ? AND idx < ? ORDER BY idx"),
       readLogFor: db.prepare<[number, number, string, string, string], LogRow>(
         "SELECT * FROM access_log WHERE idx >= ? AND idx < ? AND (subject = ? OR grantee = ? OR actor = ?) ORDER BY idx",
@@ -238,7 +271,6 @@ export class SqliteStore implements Store {
     };
   }
 
-  private nextLogIndex: number | null = null;
   /**
    * Read-through caches of the decision's three lookups (null remembered too). Every write to the
    * index goes through applyEvent, rollbackTo or resetIndex, which invalidate them.
@@ -480,17 +512,48 @@ export class SqliteStore implements Store {
   // ------------------------------------------------------------------ access log
 
   appendLog(entries: AccessLogEntry[]): number[] {
+    // Read inside the transaction, not cached: an enclosing transaction that rolls back leaves no gap.
     return this.transaction(() => {
-      let next = this.nextLogIndex ?? this.statements.logSize.get()!.n;
+      const tail = this.statements.logTail.get();
+      let next = tail ? tail.idx + 1 : 0;
+      let prevHash = tail ? hexlify(tail.leaf_hash) : ZERO_HASH;
       const indexes: number[] = [];
-      for (const entry of entries) {
-        this.statements.appendLog.run({ ...entry, index: next, detail: entry.detail === null ? null : JSON.stringify(entry.detail) });
+      for (const written of entries) {
+        const entry: AuditEntry = { ...written, index: next, prevHash };
+        const leafHash = nodeHasher.leaf(encodeEntry(entry));
+        this.statements.appendLog.run({ ...entry, detail: entry.detail === null ? null : JSON.stringify(entry.detail), leafHash });
         indexes.push(next);
+        prevHash = hexlify(leafHash);
         next += 1;
       }
-      this.nextLogIndex = next;
       return indexes;
     });
+  }
+
+  readLeafHashes(from: number, to: number): Buffer[] {
+    return this.statements.leafHashes.all(from, to).map((r) => r.leaf_hash);
+  }
+
+  latestCheckpoint(): SignedCheckpoint | null {
+    const row = this.statements.latestCheckpoint.get();
+    return row ? toCheckpoint(row) : null;
+  }
+
+  listCheckpoints(fromSize: number, limit: number): SignedCheckpoint[] {
+    return this.statements.listCheckpoints.all(fromSize, limit).map(toCheckpoint);
+  }
+
+  saveCheckpoint(checkpoint: SignedCheckpoint): void {
+    this.statements.saveCheckpoint.run(checkpoint);
+  }
+
+  latestAnchor(): AnchorRecord | null {
+    const row = this.statements.latestAnchor.get();
+    return row ? toAnchor(row) : null;
+  }
+
+  saveAnchor(anchor: AnchorRecord): void {
+    this.statements.saveAnchor.run(anchor);
   }
 
   readLog(from: number, to: number, party?: string): StoredAccessLogEntry[] {

@@ -1,3 +1,4 @@
+import type { AuditEntry } from "../../core/auditEntry";
 /**
  * The store's narrow interface: the index of the chain, the subjects' encrypted data and the access
  * log. SQLite implements it now (sqlite.ts); a PostgreSQL implementation can follow.
@@ -80,23 +81,29 @@ export interface StoredRecord {
   updatedAt: number;
 }
 
-export interface AccessLogEntry {
-  at: number;
-  kind: string;
-  requestId: string;
-  actor: string | null;
-  subject: string | null;
-  grantee: string | null;
-  category: string | null;
-  purpose: string | null;
-  grantBlock: number | null;
-  grantTx: string | null;
-  payloadHash: string | null;
-  detail: Record<string, unknown> | null;
+/** What a writer gives the log; the store assigns `index` and `prevHash`. */
+export type AccessLogEntry = Omit<AuditEntry, "index" | "prevHash">;
+
+export type StoredAccessLogEntry = AuditEntry;
+
+/** A checkpoint the gateway signed: the log's size and root at that moment. */
+export interface SignedCheckpoint {
+  treeSize: number;
+  rootHash: string;
+  origin: string;
+  note: string;
+  signature: string;
+  signer: string;
+  signedAt: number;
 }
 
-export interface StoredAccessLogEntry extends AccessLogEntry {
-  index: number;
+/** A checkpoint anchored through AuditAnchor. */
+export interface AnchorRecord {
+  treeSize: number;
+  rootHash: string;
+  txHash: string;
+  blockNumber: number;
+  anchoredAt: number;
 }
 
 export interface IndexStore {
@@ -130,10 +137,17 @@ export interface DataStore {
 }
 
 export interface AccessLogStore {
-  /** Appends in one durable transaction; returns the indexes assigned, in order. */
+  /** Appends in one durable transaction, chaining each entry to the one before; returns the indexes assigned, in order. */
   appendLog(entries: AccessLogEntry[]): number[];
   readLog(from: number, to: number, party?: string): StoredAccessLogEntry[];
+  /** Stored leaf hashes of entries [from, to), in order. */
+  readLeafHashes(from: number, to: number): Buffer[];
   logSize(): number;
+  latestCheckpoint(): SignedCheckpoint | null;
+  listCheckpoints(fromSize: number, limit: number): SignedCheckpoint[];
+  saveCheckpoint(checkpoint: SignedCheckpoint): void;
+  latestAnchor(): AnchorRecord | null;
+  saveAnchor(anchor: AnchorRecord): void;
 }
 
 export interface Store extends IndexStore, DataStore, AccessLogStore {

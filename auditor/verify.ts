@@ -1,0 +1,193 @@
+import { hexlify, verifyMessage } from "ethers";
+import { checkpointNote, encodeEntry, ZERO_HASH, type AuditEntry } from "../core/auditEntry";
+import { MerkleTree } from "../core/merkleTree";
+import { grantIdOf, labelToId } from "../core/ids";
+import type { SignedCheckpoint } from "../server/store/types";
+import { grantStateAt, grantTimelines, type ChainHistory, type GrantTimeline } from "./history";
+
+export type Rule =
+  | "entry-missing"
+  | "entry-out-of-order"
+  | "entry-altered"
+  | "checkpoint-signature"
+  | "checkpoint-mismatch"
+  | "checkpoint-beyond-log"
+  | "anchor-mismatch"
+  | "anchor-beyond-log"
+  | "equivocation"
+  | "release-without-grant"
+  | "release-revoked"
+  | "release-expired"
+  | "release-data-expired"
+  | "release-time"
+  | "deletion-order-missing"
+  | "deletion-receipt-missing";
+
+/** How far the gateway's clock may run ahead of the chain's before a release's stated time is doubted. */
+const CLOCK_SLACK_SECONDS = 5;
+
+export interface Violation {
+  /** The log entry it is about, when one can be named. */
+  index: number | null;
+  rule: Rule;
+  evidence: string;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  entries: number;
+  releases: number;
+  checkpoints: number;
+  anchors: number;
+  grantEnds: number;
+  dataExpiries: number;
+  /** Seconds from a grant's end (or a data expiry) to the gateway's order (or receipt). */
+  lateness: { p50: number | null; max: number | null };
+  violations: Violation[];
+}
+
+export interface VerifyInput {
+  entries: readonly AuditEntry[];
+  checkpoints: readonly SignedCheckpoint[];
+  history: ChainHistory;
+  /** Grant ends and data expiries younger than this (seconds before the chain head) are not yet due. */
+  graceSeconds?: number;
+}
+
+/**
+ * Checks the gateway's access log against the chain. Sizes and roots come only from checkpoints
+ * signed by an account holding AuditAnchor's anchoring role, and from anchors read off the chain:
+ * nothing is taken from the party that serves the entries.
+ */
+export async function verifyLog(input: VerifyInput): Promise<VerifyReport> {
+  const { entries, history } = input;
+  const grace = input.graceSeconds ?? 60;
+  const violations: Violation[] = [];
+  const flag = (index: number | null, rule: Rule, evidence: string) => violations.push({ index, rule, evidence });
+
+  // 1. The sequence and its hash chain: names an entry removed, moved, inserted or edited in place.
+  const tree = new MerkleTree();
+  let prevHash = ZERO_HASH;
+  let offset = 0;
+  entries.forEach((entry, position) => {
+    if (entry.index - position !== offset) {
+      // One finding per shift, not one per entry after a removal or insertion.
+      flag(position, entry.index > position + offset ? "entry-missing" : "entry-out-of-order", `position ${position} holds entry ${entry.index}`);
+      offset = entry.index - position;
+    } else if (entry.prevHash !== prevHash) {
+      flag(position - 1, "entry-altered", `entry ${position - 1} was altered, or entry ${position} moved or inserted: entry ${position} links to ${entry.prevHash}, entry ${position - 1} hashes to ${prevHash}`);
+    }
+    prevHash = hexlify(tree.appendData(encodeEntry(entry)));
+  });
+  const rootAt = (size: number) => hexlify(tree.rootAt(size));
+  const firstFlagged = () => violations.find((v) => v.index !== null)?.index ?? null;
+
+  // 2. Signed checkpoints and on-chain anchors: the log must reproduce every root.
+  const signerOk = new Map<string, boolean>();
+  const agreed: { size: number; root: string; what: string }[] = [];
+  for (const c of input.checkpoints) {
+    let signer = "";
+    try {
+      signer = verifyMessage(c.note, c.signature).toLowerCase();
+    } catch {
+      /* an unparseable signature is reported below */
+    }
+    if (!signerOk.has(signer)) signerOk.set(signer, signer !== "" && (await history.isAnchorer(signer)));
+    if (!signerOk.get(signer) || c.note !== checkpointNote(c.origin, c.treeSize, c.rootHash)) {
+      flag(null, "checkpoint-signature", `checkpoint of size ${c.treeSize} is not signed by an anchorer of AuditAnchor (recovered ${signer || "nothing"})`);
+      continue;
+    }
+    agreed.push({ size: c.treeSize, root: c.rootHash.toLowerCase(), what: `signed checkpoint of size ${c.treeSize}` });
+  }
+  for (const a of history.anchors) agreed.push({ size: a.treeSize, root: a.rootHash, what: `anchor of size ${a.treeSize} (block ${a.blockNumber}, tx ${a.txHash})` });
+  agreed.sort((x, y) => x.size - y.size);
+  const bySize = new Map<number, { root: string; what: string }>();
+  let lastGood = 0;
+  for (const { size, root, what } of agreed) {
+    const seen = bySize.get(size);
+    if (seen && seen.root !== root) flag(null, "equivocation", `${what} and ${seen.what} give different roots for the same size`);
+    bySize.set(size, { root, what });
+    const isAnchor = what.startsWith("anchor");
+    if (size > entries.length) {
+      flag(entries.length, isAnchor ? "anchor-beyond-log" : "checkpoint-beyond-log", `${what}, but the log holds ${entries.length} entries: entries from ${entries.length} were removed`);
+    } else if (size > 0 && rootAt(size) !== root) {
+      const named = firstFlagged();
+      flag(named !== null && named < size ? named : lastGood, isAnchor ? "anchor-mismatch" : "checkpoint-mismatch",
+        `${what} does not match the log: entries in [${lastGood}, ${size}) were rewritten`);
+    } else {
+      lastGood = Math.max(lastGood, size);
+    }
+  }
+
+  // 3. Every release under a grant valid at its moment, by the chain's history alone.
+  const timelines = new Map<string, GrantTimeline>(grantTimelines(history.events).map((t) => [t.grantId, t]));
+  const firstAnchorCovering = (index: number) => history.anchors.filter((a) => a.treeSize > index).sort((x, y) => x.treeSize - y.treeSize)[0];
+  let releases = 0;
+  for (const entry of entries) {
+    if (entry.kind !== "release") continue;
+    releases += 1;
+    const detail = (entry.detail ?? {}) as { decidedAt?: number; headBlock?: number };
+    const t = typeof detail.decidedAt === "number" ? detail.decidedAt : Math.floor(entry.at / 1000);
+    if (t < Math.floor(entry.at / 1000) - 1) flag(entry.index, "release-time", `decided at ${t}, earlier than it was logged (${Math.floor(entry.at / 1000)})`);
+    const anchor = firstAnchorCovering(entry.index);
+    if (anchor && t > anchor.anchoredAt + CLOCK_SLACK_SECONDS) flag(entry.index, "release-time", `claims time ${t}, after the anchor at ${anchor.anchoredAt} that covers it`);
+    if (!entry.subject || !entry.grantee || !entry.category || !entry.purpose) {
+      flag(entry.index, "release-without-grant", "a release entry without subject, grantee, category and purpose");
+      continue;
+    }
+    const grantId = grantIdOf(entry.subject, entry.grantee, labelToId(entry.category), labelToId(entry.purpose)).toLowerCase();
+    const timeline = timelines.get(grantId);
+    // What the decision could have known: events of earlier seconds, and of blocks up to the head it had read.
+    const counts = (e: { blockTime: number; blockNumber: number }) => e.blockTime < t || (typeof detail.headBlock === "number" && e.blockNumber <= detail.headBlock && e.blockTime <= t);
+    const state = timeline ? grantStateAt(timeline, t, counts) : null;
+    if (!state?.issued) {
+      flag(entry.index, "release-without-grant", `no grant ${grantId} from ${entry.subject} to ${entry.grantee} for ${entry.category}/${entry.purpose} existed at ${t}`);
+    } else if (!state.valid) {
+      const rule = state.reason === "revoked" || state.reason === "revoked-all" ? "release-revoked" : state.reason === "data-expired" ? "release-data-expired" : "release-expired";
+      flag(entry.index, rule, `grant ${grantId} had ended at ${state.endsAt} (${state.reason}); released at ${t}`);
+    }
+  }
+
+  // 4. Every grant end has a deletion order; every data expiry a deletion receipt.
+  const dueBefore = history.headTime - grace;
+  const ordersFor = new Map<string, AuditEntry>();
+  const receipts = new Map<string, AuditEntry>();
+  for (const entry of entries) {
+    const detail = (entry.detail ?? {}) as { grantId?: string; grantedAt?: number; rule?: string; categoryId?: string; expiresAt?: number };
+    if (entry.kind === "deletion-order" && detail.grantId) ordersFor.set(`${detail.grantId}|${detail.grantedAt}`, entry);
+    if (entry.kind === "deletion" && detail.rule === "data-expiry") receipts.set(`${entry.subject}|${detail.categoryId}|${detail.expiresAt}`, entry);
+  }
+  const lateness: number[] = [];
+  let grantEnds = 0;
+  for (const timeline of timelines.values()) {
+    const state = grantStateAt(timeline, history.headTime, () => true);
+    if (state.endsAt === null || state.valid || state.endsAt > dueBefore) continue;
+    grantEnds += 1;
+    const order = ordersFor.get(`${timeline.grantId}|${state.grantedAt}`);
+    if (!order) flag(null, "deletion-order-missing", `grant ${timeline.grantId} (${timeline.subject} → ${timeline.grantee}) ended at ${state.endsAt} (${state.reason}) and no deletion order was logged`);
+    else lateness.push(Math.max(0, Math.floor(order.at / 1000) - state.endsAt));
+  }
+  const finalDataExpiries = new Map<string, { subject: string; category: string; expiresAt: number }>();
+  for (const e of history.events) if (e.kind === "dataExpiry") finalDataExpiries.set(`${e.subject}|${e.category}`, { subject: e.subject, category: e.category!, expiresAt: e.expiresAt! });
+  let dataExpiries = 0;
+  for (const d of finalDataExpiries.values()) {
+    if (d.expiresAt === 0 || d.expiresAt > dueBefore) continue;
+    dataExpiries += 1;
+    const receipt = receipts.get(`${d.subject}|${d.category}|${d.expiresAt}`);
+    if (!receipt) flag(null, "deletion-receipt-missing", `${d.subject}'s data of category ${d.category} expired at ${d.expiresAt} and no deletion receipt was logged`);
+    else lateness.push(Math.max(0, Math.floor(receipt.at / 1000) - d.expiresAt));
+  }
+  lateness.sort((a, b) => a - b);
+
+  return {
+    ok: violations.length === 0,
+    entries: entries.length,
+    releases,
+    checkpoints: input.checkpoints.length,
+    anchors: history.anchors.length,
+    grantEnds,
+    dataExpiries,
+    lateness: { p50: lateness.length ? lateness[Math.floor(lateness.length / 2)] : null, max: lateness.length ? lateness[lateness.length - 1] : null },
+    violations,
+  };
+}

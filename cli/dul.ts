@@ -1,0 +1,107 @@
+import { readFileSync, writeFileSync, existsSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { JsonRpcProvider, Wallet } from "ethers";
+import { readDeployment, type Deployment } from "../core/deployment";
+import { readChainHistory } from "../auditor/history";
+import { verifyLog } from "../auditor/verify";
+import { fetchLog, signIn, type ExportedLog } from "../auditor/gatewayClient";
+import { consentReceipts, historyRows, render } from "../auditor/export";
+
+const USAGE = `dul audit <command> [options]
+
+Commands
+  history  [--subject A] [--grantee B] [--format table|json|csv]   every grant's timeline, from chain events alone
+  verify   (--gateway URL | --log FILE) [--save-log FILE] [--grace SECONDS] [--format table|json]
+           the log against the chain: tree, signed checkpoints, anchors, releases, deletions; exit 1 on any violation
+  export   --subject A [--format json|csv]                          the subject's grants as consent receipts (Kantara / ISO/IEC TS 27560)
+
+Common options
+  --rpc URL            JSON-RPC endpoint (default $RPC_URL or http://127.0.0.1:8545)
+  --deployment FILE    deployments/<chainId>.json (default: the one for the RPC's chain id)
+  DUL_AUDITOR_KEY      private key of an address in the gateway's AUDITOR_ADDRESSES, to read the log with --gateway`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      rpc: { type: "string" },
+      deployment: { type: "string" },
+      subject: { type: "string" },
+      grantee: { type: "string" },
+      format: { type: "string" },
+      gateway: { type: "string" },
+      log: { type: "string" },
+      "save-log": { type: "string" },
+      grace: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  const [group, command] = positionals;
+  if (values.help || group !== "audit" || !command) {
+    console.log(USAGE);
+    return values.help ? 0 : 2;
+  }
+  const provider = new JsonRpcProvider(values.rpc ?? process.env.RPC_URL ?? "http://127.0.0.1:8545", undefined, { staticNetwork: false });
+  const chainId = Number((await provider.getNetwork()).chainId);
+  const deploymentFile = values.deployment ?? join(process.cwd(), "deployments", `${chainId}.json`);
+  if (!existsSync(deploymentFile)) throw new UsageError(`no deployment file ${deploymentFile}: pass --deployment`);
+  const deployment: Deployment = readDeployment(deploymentFile);
+  if (deployment.chainId !== chainId) throw new UsageError(`${deploymentFile} is for chain ${deployment.chainId}, the RPC serves chain ${chainId}`);
+  const history = await readChainHistory(provider, deployment);
+  const lower = (a?: string) => a?.toLowerCase();
+
+  switch (command) {
+    case "history": {
+      const format = oneOf(values.format ?? "table", ["table", "json", "csv"]);
+      console.log(render(historyRows(history.events, { subject: lower(values.subject), grantee: lower(values.grantee) }), format));
+      return 0;
+    }
+    case "export": {
+      if (!values.subject) throw new UsageError("export needs --subject");
+      const format = oneOf(values.format ?? "json", ["json", "csv"]);
+      const receipts = consentReceipts(history, deployment, values.subject.toLowerCase());
+      console.log(format === "json" ? JSON.stringify(receipts, null, 2) : render(historyRows(history.events, { subject: lower(values.subject) }), "csv"));
+      return 0;
+    }
+    case "verify": {
+      let log: ExportedLog;
+      if (values.log) log = JSON.parse(readFileSync(values.log, "utf8")) as ExportedLog;
+      else if (values.gateway) {
+        const key = process.env.DUL_AUDITOR_KEY;
+        if (!key) throw new UsageError("set DUL_AUDITOR_KEY to the private key of an auditor address to read the log from --gateway");
+        log = await fetchLog(values.gateway.replace(/\/$/, ""), await signIn(values.gateway.replace(/\/$/, ""), new Wallet(key)));
+      } else throw new UsageError("verify needs --gateway URL or --log FILE");
+      if (values["save-log"]) writeFileSync(values["save-log"], JSON.stringify(log));
+      const report = await verifyLog({ entries: log.entries, checkpoints: log.checkpoints, history, graceSeconds: values.grace ? Number(values.grace) : undefined });
+      if ((values.format ?? "table") === "json") console.log(JSON.stringify(report, null, 2));
+      else {
+        console.log(
+          `${report.entries} entries, ${report.releases} releases, ${report.checkpoints} signed checkpoints, ${report.anchors} anchors, ` +
+            `${report.grantEnds} grant ends, ${report.dataExpiries} data expiries; deletion lateness p50 ${report.lateness.p50 ?? "-"} s, max ${report.lateness.max ?? "-"} s`,
+        );
+        if (report.ok) console.log("OK: every release was covered by a grant valid at that moment, and the log matches every checkpoint and anchor.");
+        else console.log(render(report.violations.map((v) => ({ entry: v.index, rule: v.rule, evidence: v.evidence })), "table"));
+      }
+      return report.ok ? 0 : 1;
+    }
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+class UsageError extends Error {}
+
+function oneOf<T extends string>(value: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(value)) throw new UsageError(`--format must be one of ${allowed.join(", ")}`);
+  return value as T;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error) => {
+    console.error(error instanceof UsageError ? `${error.message}\n\n${USAGE}` : `dul: ${(error as Error).message}`);
+    process.exit(error instanceof UsageError ? 2 : 3);
+  },
+);

@@ -1,0 +1,186 @@
+import { hexlify, type Signer } from "ethers";
+import type { Logger } from "pino";
+import { AuditAnchor__factory } from "../../typechain-types";
+import { checkpointNote, encodeEntry } from "../../core/auditEntry";
+import { MerkleTree } from "../../core/merkleTree";
+import { GatewayError } from "../errors";
+import type { AccessLogStore, AnchorRecord, SignedCheckpoint } from "../store/types";
+
+export interface AuditLogOptions {
+  /** Names this log in every checkpoint: chain id and AuditAnchor address. */
+  origin: string;
+  anchorAddress: string;
+  checkpointIntervalMs: number;
+  anchorIntervalMs: number;
+}
+
+/** Raised when the stored log no longer matches what the gateway already signed: it stops signing. */
+export class LogIntegrityError extends Error {
+  override readonly name = "LogIntegrityError";
+}
+
+const PAGE = 10_000;
+
+/**
+ * The access log's Merkle tree, its signed checkpoints and its on-chain anchors. The tree follows the
+ * store (entries are appended by the store, inside the writers' transactions), so it only ever
+ * catches up with committed entries. Before signing, it checks the new tree extends the last signed
+ * one; a log rewritten behind its back makes it stop signing and anchoring, and say so.
+ */
+export class AuditLog {
+  private readonly tree = new MerkleTree();
+  private checkpointTimer: NodeJS.Timeout | null = null;
+  private anchorTimer: NodeJS.Timeout | null = null;
+  private anchoring: Promise<AnchorRecord | null> | null = null;
+  private signing: Promise<SignedCheckpoint | null> | null = null;
+  /** Set once the stored log contradicts a signed checkpoint; nothing is signed after that. */
+  integrityError: LogIntegrityError | null = null;
+
+  constructor(
+    private readonly store: AccessLogStore,
+    private readonly signer: Signer,
+    private readonly options: AuditLogOptions,
+    private readonly logger: Logger,
+  ) {}
+
+  get size(): number {
+    return this.tree.size;
+  }
+
+  /**
+   * Rebuilds the tree from the entries themselves (not the stored leaf hashes) and checks the hash
+   * chain and every signed checkpoint against it: an entry edited in the database is found here.
+   */
+  verifyStoredLog(): void {
+    const total = this.store.logSize();
+    let prev = "0x" + "00".repeat(32);
+    for (let from = 0; from < total; from += PAGE) {
+      const entries = this.store.readLog(from, Math.min(total, from + PAGE));
+      for (const entry of entries) {
+        if (entry.index !== this.tree.size) return this.fail(`entry ${this.tree.size} is missing from the stored log`);
+        if (entry.prevHash !== prev) return this.fail(`entry ${entry.index} does not link to entry ${entry.index - 1}`);
+        const leaf = this.tree.appendData(encodeEntry(entry));
+        prev = hexlify(leaf);
+      }
+    }
+    for (const checkpoint of this.store.listCheckpoints(0, Number.MAX_SAFE_INTEGER)) {
+      if (checkpoint.treeSize > this.tree.size) return this.fail(`the log is shorter than its signed checkpoint of size ${checkpoint.treeSize}`);
+      if (hexlify(this.tree.rootAt(checkpoint.treeSize)) !== checkpoint.rootHash) {
+        return this.fail(`the log does not match its signed checkpoint of size ${checkpoint.treeSize}`);
+      }
+    }
+  }
+
+  /** Appends committed entries the tree has not seen yet. */
+  catchUp(): void {
+    const total = this.store.logSize();
+    while (this.tree.size < total) {
+      const hashes = this.store.readLeafHashes(this.tree.size, Math.min(total, this.tree.size + PAGE));
+      if (hashes.length === 0) break;
+      for (const hash of hashes) this.tree.appendLeafHash(hash);
+    }
+  }
+
+  latestCheckpoint(): SignedCheckpoint | null {
+    return this.store.latestCheckpoint();
+  }
+
+  latestAnchor(): AnchorRecord | null {
+    return this.store.latestAnchor();
+  }
+
+  listCheckpoints(fromSize: number, limit: number): SignedCheckpoint[] {
+    return this.store.listCheckpoints(fromSize, limit);
+  }
+
+  /** Signs a checkpoint of the current tree if it grew; concurrent callers share one signing. */
+  checkpoint(): Promise<SignedCheckpoint | null> {
+    this.signing ??= this.signCheckpoint().finally(() => {
+      this.signing = null;
+    });
+    return this.signing;
+  }
+
+  /** Anchors the latest signed checkpoint on-chain if it is newer than the last anchor. */
+  anchor(): Promise<AnchorRecord | null> {
+    this.anchoring ??= this.sendAnchor().finally(() => {
+      this.anchoring = null;
+    });
+    return this.anchoring;
+  }
+
+  inclusionProof(index: number, treeSize: number): { index: number; treeSize: number; leafHash: string; proof: string[] } {
+    this.catchUp();
+    if (treeSize > this.tree.size || index >= treeSize) {
+      throw new GatewayError("INVALID_INPUT", `need index < treeSize <= ${this.tree.size}`);
+    }
+    return { index, treeSize, leafHash: hexlify(this.tree.leafHash(index)), proof: this.tree.inclusionProof(index, treeSize).map((h) => hexlify(h)) };
+  }
+
+  consistencyProof(from: number, to: number): { from: number; to: number; proof: string[] } {
+    this.catchUp();
+    if (to > this.tree.size || from > to || from < 1) throw new GatewayError("INVALID_INPUT", `need 1 <= from <= to <= ${this.tree.size}`);
+    return { from, to, proof: this.tree.consistencyProof(from, to).map((h) => hexlify(h)) };
+  }
+
+  start(): void {
+    this.checkpointTimer ??= setInterval(() => void this.checkpoint().catch((err) => this.logger.error({ err }, "checkpoint failed")), this.options.checkpointIntervalMs);
+    this.anchorTimer ??= setInterval(() => void this.anchor().catch((err) => this.logger.error({ err }, "anchor failed")), this.options.anchorIntervalMs);
+    this.checkpointTimer.unref?.();
+    this.anchorTimer.unref?.();
+  }
+
+  async stop(): Promise<void> {
+    if (this.checkpointTimer) clearInterval(this.checkpointTimer);
+    if (this.anchorTimer) clearInterval(this.anchorTimer);
+    this.checkpointTimer = this.anchorTimer = null;
+    await Promise.allSettled([this.signing, this.anchoring]);
+  }
+
+  private async signCheckpoint(): Promise<SignedCheckpoint | null> {
+    if (this.integrityError) throw this.integrityError;
+    this.catchUp();
+    const size = this.tree.size;
+    const last = this.store.latestCheckpoint();
+    if (size === 0 || (last && last.treeSize >= size)) return null;
+    if (last && hexlify(this.tree.rootAt(last.treeSize)) !== last.rootHash) {
+      this.fail(`the tree at size ${last.treeSize} no longer matches the signed checkpoint`);
+      throw this.integrityError;
+    }
+    const rootHash = hexlify(this.tree.rootAt(size));
+    const note = checkpointNote(this.options.origin, size, rootHash);
+    const signature = await this.signer.signMessage(note);
+    const checkpoint: SignedCheckpoint = {
+      treeSize: size,
+      rootHash,
+      origin: this.options.origin,
+      note,
+      signature,
+      signer: (await this.signer.getAddress()).toLowerCase(),
+      signedAt: Date.now(),
+    };
+    this.store.saveCheckpoint(checkpoint);
+    return checkpoint;
+  }
+
+  private async sendAnchor(): Promise<AnchorRecord | null> {
+    if (this.integrityError) throw this.integrityError;
+    const checkpoint = (await this.checkpoint()) ?? this.store.latestCheckpoint();
+    const last = this.store.latestAnchor();
+    if (!checkpoint || (last && last.treeSize >= checkpoint.treeSize)) return null;
+    const anchorContract = AuditAnchor__factory.connect(this.options.anchorAddress, this.signer);
+    const tx = await anchorContract.anchor(checkpoint.treeSize, checkpoint.rootHash);
+    const receipt = await tx.wait();
+    if (!receipt || receipt.status !== 1) throw new Error(`anchor transaction ${tx.hash} failed`);
+    const block = await receipt.getBlock();
+    const anchor: AnchorRecord = { treeSize: checkpoint.treeSize, rootHash: checkpoint.rootHash, txHash: tx.hash, blockNumber: receipt.blockNumber, anchoredAt: block.timestamp };
+    this.store.saveAnchor(anchor);
+    this.logger.info({ treeSize: anchor.treeSize, txHash: anchor.txHash }, "checkpoint anchored");
+    return anchor;
+  }
+
+  private fail(message: string): void {
+    this.integrityError = new LogIntegrityError(message);
+    this.logger.error({ err: this.integrityError }, "the access log contradicts what was signed: checkpoints stopped");
+  }
+}

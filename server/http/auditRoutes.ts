@@ -1,0 +1,79 @@
+import { z } from "zod";
+import { GatewayError } from "../errors";
+import type { Roles } from "../auth/roles";
+import type { AuditLog } from "../audit/auditLog";
+import type { AccessLogStore } from "../store/types";
+import { schemas as s, type AnyRoute, type RouteSpec } from "./route";
+
+const route = <P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType>(spec: RouteSpec<P, Q, B>): AnyRoute =>
+  spec as unknown as AnyRoute;
+
+const MAX_PAGE = 1000;
+const index = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+
+/** The verifiable access log (step 4): entries, signed checkpoints, anchors and proofs. */
+export function auditRoutes(deps: { audit: AuditLog; log: Pick<AccessLogStore, "readLog" | "logSize">; roles: Roles }): AnyRoute[] {
+  const { audit, roles } = deps;
+  return [
+    route({
+      method: "get",
+      path: "/v1/audit/checkpoint",
+      summary: "The latest signed checkpoint (origin, tree size, root, EIP-191 signature) and the latest on-chain anchor",
+      tags: ["audit"],
+      auth: false,
+      responses: { 200: "{ origin, treeSize, rootHash, note, signature, signer, signedAt, anchor }", 404: "nothing signed yet" },
+      handler: async () => {
+        const checkpoint = audit.latestCheckpoint();
+        if (!checkpoint) throw new GatewayError("NOT_FOUND", "no checkpoint has been signed yet");
+        return { body: { ...checkpoint, anchor: audit.latestAnchor() } };
+      },
+    }),
+    route({
+      method: "get",
+      path: "/v1/audit/checkpoints",
+      summary: "Every signed checkpoint from a tree size on, oldest first",
+      tags: ["audit"],
+      auth: false,
+      query: z.object({ fromSize: index.default(0), limit: s.limit }),
+      responses: { 200: "{ checkpoints }", 400: "invalid input" },
+      handler: async ({ query }) => ({ body: { checkpoints: audit.listCheckpoints(query.fromSize, query.limit) } }),
+    }),
+    route({
+      method: "get",
+      path: "/v1/audit/entries",
+      summary: "Log entries [from, to), at most 1,000; auditors and operators see all, others the entries naming them",
+      tags: ["audit"],
+      auth: true,
+      query: z
+        .object({ from: index.default(0), to: index.optional() })
+        .refine((q) => q.to === undefined || q.to >= q.from, { message: "to must not be below from" }),
+      responses: { 200: "{ entries, treeSize }", 400: "invalid input", 401: "not signed in" },
+      handler: async ({ query, caller }) => {
+        const treeSize = deps.log.logSize();
+        const to = Math.min(query.to ?? treeSize, query.from + MAX_PAGE, treeSize);
+        const party = roles.seesEverything(caller!) ? undefined : caller!;
+        return { body: { entries: deps.log.readLog(query.from, Math.max(to, query.from), party), treeSize, to: Math.max(to, query.from) } };
+      },
+    }),
+    route({
+      method: "get",
+      path: "/v1/audit/proof/inclusion",
+      summary: "The RFC 6962 inclusion proof of entry `index` in the tree of `treeSize` entries",
+      tags: ["audit"],
+      auth: false,
+      query: z.object({ index, treeSize: index }),
+      responses: { 200: "{ index, treeSize, leafHash, proof }", 400: "index or size out of range" },
+      handler: async ({ query }) => ({ body: audit.inclusionProof(query.index, query.treeSize) }),
+    }),
+    route({
+      method: "get",
+      path: "/v1/audit/proof/consistency",
+      summary: "The RFC 6962 consistency proof between the trees of `from` and `to` entries",
+      tags: ["audit"],
+      auth: false,
+      query: z.object({ from: index, to: index }),
+      responses: { 200: "{ from, to, proof }", 400: "sizes out of range" },
+      handler: async ({ query }) => ({ body: audit.consistencyProof(query.from, query.to) }),
+    }),
+  ];
+}
