@@ -125,6 +125,7 @@ export function createGateway(deps: GatewayDeps) {
     deletion,
     outbox,
     audit,
+    accessLog,
     logger,
     domain,
     /**

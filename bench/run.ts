@@ -1,0 +1,391 @@
+import hre from "hardhat";
+import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import type { AddressInfo } from "node:net";
+import express from "express";
+import { JsonRpcProvider, Wallet, type Provider, type Signer } from "ethers";
+import pino from "pino";
+import { time } from "@nomicfoundation/hardhat-network-helpers";
+import { TASK_NODE_CREATE_SERVER } from "hardhat/builtin-tasks/task-names";
+import { DataUseRegistry__factory } from "../typechain-types";
+import { labelToId, grantIdOf } from "../core/ids";
+import { parseEnv } from "../server/config/env";
+import { SqliteStore } from "../server/store/sqlite";
+import { Indexer } from "../server/chain/indexer";
+import { decide } from "../server/grants/decision";
+import { MerkleTree, nodeHasher } from "../core/merkleTree";
+import { verifyInclusion } from "../core/merkle";
+import { readChainHistory } from "../auditor/history";
+import { verifyLog } from "../auditor/verify";
+import { logEntry } from "../server/audit/accessLog";
+import { deployLedger } from "../scripts/lib/deploy";
+import type { Deployment } from "../core/deployment";
+import { login, startTestGateway, synced } from "../test/helpers/gateway";
+
+const run = promisify(execFile);
+const RESULTS = join(__dirname, "results.json");
+
+interface Cannon {
+  requests: { average: number };
+  latency: { p50: number; p99: number };
+  non2xx: number;
+  errors: number;
+}
+
+/** Load from a separate process (autocannon's CLI), so that the load generator does not share the server's event loop. */
+async function cannon(url: string, headers: Record<string, string>, seconds: number): Promise<Cannon> {
+  const args = ["-c", "32", "-d", String(seconds), "-j", ...Object.entries(headers).flatMap(([k, v]) => ["-H", `${k}=${v}`]), url];
+  const { stdout } = await run(join(process.cwd(), "node_modules", ".bin", "autocannon"), args, { maxBuffer: 1 << 26 });
+  return JSON.parse(stdout) as Cannon;
+}
+
+const round = (n: number, digits = 1) => Number(n.toFixed(digits));
+
+/** An indexer over the bench's deployment that reads 2,000 blocks per getLogs page. */
+function benchIndexer(provider: Provider, store: SqliteStore, deployment: Deployment): Indexer {
+  const registry = deployment.contracts.DataUseRegistry;
+  const options = { registryAddress: registry.address, fromBlock: registry.blockNumber, deploymentId: registry.transactionHash, pageBlocks: 2000 };
+  return new Indexer(provider, store, { ...options, pollIntervalMs: 1000, maxLagBlocks: 2, maxAgeMs: 60_000, confirmations: 0 }, pino({ level: "silent" }));
+}
+
+async function benchGrantCheck(results: Record<string, unknown>, rpcUrl: string): Promise<void> {
+  const [, subject, service] = await hre.ethers.getSigners();
+  const deployment = await deployLedger(hre);
+  const registry = DataUseRegistry__factory.connect(deployment.contracts.DataUseRegistry.address, subject);
+  const now = (await hre.ethers.provider.getBlock("latest"))!.timestamp;
+  const categories = Array.from({ length: 200 }, (_, i) => labelToId(`bench.category.${i}`));
+  const purpose = labelToId("dpv:ServiceProvision");
+  await (await registry.grantBatch(categories.map((category) => ({ grantee: service.address, category, purpose, expiresAt: now + 86_400 })))).wait();
+
+  const dir = mkdtempSync(join(tmpdir(), "dul-bench-"));
+  const store = new SqliteStore(join(dir, "g.sqlite"));
+  const indexer = benchIndexer(hre.ethers.provider, store, deployment);
+  await indexer.syncOnce();
+  const s = subject.address.toLowerCase();
+  const g = service.address.toLowerCase();
+  const queries = categories.map((c) => ({ subject: s, grantee: g, category: c, purpose, grantId: grantIdOf(s, g, c, purpose).toLowerCase() }));
+
+  let decisions = 0;
+  const start = performance.now();
+  while (performance.now() - start < 2000) {
+    for (let i = 0; i < 1000; i++) {
+      const d = decide(store, queries[(decisions + i) % queries.length], indexer.freshView(), 0);
+      if (!d.allowed) throw new Error("bench grant unexpectedly denied");
+    }
+    decisions += 1000;
+  }
+  const indexedPerSec = decisions / ((performance.now() - start) / 1000);
+
+  // The peers' way: one eth_call of the registry's check() per decision, over JSON-RPC, 16 in flight.
+  const rpc = new JsonRpcProvider(rpcUrl, 31337, { staticNetwork: true, batchMaxCount: 1 });
+  const remote = DataUseRegistry__factory.connect(deployment.contracts.DataUseRegistry.address, rpc);
+  let calls = 0;
+  const callStart = performance.now();
+  await Promise.all(
+    Array.from({ length: 16 }, async (_, worker) => {
+      while (performance.now() - callStart < 4000) {
+        const [valid] = await remote.check(subject.address, service.address, categories[(calls + worker) % categories.length], purpose);
+        if (!valid) throw new Error("bench grant unexpectedly invalid on chain");
+        calls += 1;
+      }
+    }),
+  );
+  const ethCallPerSec = calls / ((performance.now() - callStart) / 1000);
+  rpc.destroy();
+  store.close();
+  rmSync(dir, { recursive: true, force: true });
+  results.grantCheck = { indexedPerSec: Math.round(indexedPerSec), ethCallPerSec: round(ethCallPerSec), ratio: Math.round(indexedPerSec / ethCallPerSec) };
+}
+
+async function benchRelease(results: Record<string, unknown>): Promise<void> {
+  const signers = await hre.ethers.getSigners();
+  const [, subject, service, operator] = signers;
+  const gw = await startTestGateway({ operators: [operator.address], env: { RATE_LIMIT_PER_MINUTE: "100000000", POLL_INTERVAL_MS: "50" } });
+  try {
+    const registry = DataUseRegistry__factory.connect(gw.deployment.contracts.DataUseRegistry.address, subject);
+    const category = "contact.email";
+    const purpose = "dpv:ServiceProvision";
+    const operatorToken = await login(gw.url, operator, gw.gateway.domain);
+    const serviceToken = await login(gw.url, service, gw.gateway.domain);
+    const path = `/v1/subjects/${subject.address.toLowerCase()}/data/${category}`;
+    await fetch(`${gw.url}${path}`, { method: "PUT", headers: { authorization: `Bearer ${operatorToken}`, "content-type": "application/json" }, body: JSON.stringify({ value: { email: "bench@example.org", name: "Bench Subject" } }) });
+    const now = (await hre.ethers.provider.getBlock("latest"))!.timestamp;
+    await (await registry.grant(service.address, labelToId(category), labelToId(purpose), now + 86_400)).wait();
+    await synced(gw.gateway);
+    const check = await fetch(`${gw.url}${path}?purpose=${purpose}`, { headers: { authorization: `Bearer ${serviceToken}` } });
+    if (check.status !== 200) throw new Error(`release setup failed: ${check.status}`);
+
+    const ceilingApp = express();
+    ceilingApp.get("/constant", (_req, res) => void res.json({ ok: true, value: { email: "bench@example.org" } }));
+    const ceilingServer = ceilingApp.listen(0, "127.0.0.1");
+    await new Promise((resolve) => ceilingServer.once("listening", resolve));
+    const ceiling = await cannon(`http://127.0.0.1:${(ceilingServer.address() as AddressInfo).port}/constant`, {}, 8);
+    ceilingServer.close();
+
+    const logBefore = gw.gateway.store.logSize();
+    const release = await cannon(`${gw.url}${path}?purpose=${purpose}`, { authorization: `Bearer ${serviceToken}` }, 8);
+    if (release.non2xx > 0 || release.errors > 0) throw new Error(`release bench saw ${release.non2xx} non-2xx and ${release.errors} errors`);
+    const logged = gw.gateway.store.logSize() - logBefore;
+    results.release = {
+      perSec: round(release.requests.average),
+      p50Ms: release.latency.p50,
+      p99Ms: release.latency.p99,
+      ceilingPerSec: round(ceiling.requests.average),
+      ratioToCeiling: round(release.requests.average / ceiling.requests.average, 3),
+      loggedEntries: logged,
+    };
+
+    // Revocation mined → first 403, measured from the moment the block holding it exists.
+    const samples: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const c = `bench.revoke.${i}`;
+      await fetch(`${gw.url}/v1/subjects/${subject.address.toLowerCase()}/data/${c}`, { method: "PUT", headers: { authorization: `Bearer ${operatorToken}`, "content-type": "application/json" }, body: JSON.stringify({ value: i }) });
+      const t = (await hre.ethers.provider.getBlock("latest"))!.timestamp;
+      await (await registry.grant(service.address, labelToId(c), labelToId(purpose), t + 86_400)).wait();
+      await synced(gw.gateway);
+      const url = `${gw.url}/v1/subjects/${subject.address.toLowerCase()}/data/${c}?purpose=${purpose}`;
+      if ((await fetch(url, { headers: { authorization: `Bearer ${serviceToken}` } })).status !== 200) throw new Error("revocation setup failed");
+      const tx = await registry.revoke(grantIdOf(subject.address, service.address, labelToId(c), labelToId(purpose)));
+      await tx.wait();
+      const minedAt = performance.now();
+      for (;;) {
+        const res = await fetch(url, { headers: { authorization: `Bearer ${serviceToken}` } });
+        await res.arrayBuffer();
+        if (res.status === 403) break;
+      }
+      samples.push(performance.now() - minedAt);
+    }
+    samples.sort((a, b) => a - b);
+    results.revocationToDenyMs = round(samples[samples.length - 1]);
+    results.revocationToDenyMedianMs = round(samples[Math.floor(samples.length / 2)]);
+  } finally {
+    await gw.close();
+    rmSync(gw.dataDir, { recursive: true, force: true });
+  }
+}
+
+async function benchCatchup(results: Record<string, unknown>, rpcUrl: string, events: number): Promise<void> {
+  const [, subject, service] = await hre.ethers.getSigners();
+  const deployment = await deployLedger(hre);
+  const registry = DataUseRegistry__factory.connect(deployment.contracts.DataUseRegistry.address, subject);
+  const perTx = 250;
+  const now = (await hre.ethers.provider.getBlock("latest"))!.timestamp;
+  const purpose = labelToId("dpv:ServiceProvision");
+  const pending = [];
+  for (let i = 0; i < events / perTx; i++) {
+    const requests = Array.from({ length: perTx }, (_, j) => ({ grantee: service.address, category: labelToId(`catchup.${i}.${j}`), purpose, expiresAt: now + 86_400 }));
+    pending.push(await registry.grantBatch(requests, { gasLimit: 15_000_000 }));
+  }
+  await Promise.all(pending.map((tx) => tx.wait()));
+
+  const dir = mkdtempSync(join(tmpdir(), "dul-catchup-"));
+  const store = new SqliteStore(join(dir, "g.sqlite"));
+  const rpc = new JsonRpcProvider(rpcUrl, 31337, { staticNetwork: true });
+  const indexer = benchIndexer(rpc, store, deployment);
+  const start = performance.now();
+  await indexer.syncOnce();
+  const seconds = (performance.now() - start) / 1000;
+  const indexed = store.listGrants({ grantee: service.address.toLowerCase(), limit: events + 1, offset: 0 }).length;
+  if (indexed < events) throw new Error(`catch-up indexed ${indexed} of ${events} grants`);
+  rpc.destroy();
+  store.close();
+  rmSync(dir, { recursive: true, force: true });
+  results.indexCatchupEventsPerSec = Math.round(events / seconds);
+  results.indexCatchupEvents = events;
+}
+
+const percentile = (sorted: readonly number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
+
+/** Step 3: expiry instant → data deleted (receipt time), and 10,000 grants ending in the same second → all orders. */
+async function benchDeletion(results: Record<string, unknown>): Promise<void> {
+  const [, , service, , , , , , , , subject, bulkSubject] = await hre.ethers.getSigners();
+  const gw = await startTestGateway({ env: { POLL_INTERVAL_MS: "20" } });
+  try {
+    const registry = DataUseRegistry__factory.connect(gw.deployment.contracts.DataUseRegistry.address, subject);
+    const s = subject.address.toLowerCase();
+    const count = 200;
+    const headTime = (await hre.ethers.provider.getBlock("latest"))!.timestamp;
+    const base = Math.max(headTime, Math.floor(Date.now() / 1000)) + 4;
+    // One block for all of them: mining one block per transaction would push chain time ahead of the wall clock.
+    await hre.network.provider.send("evm_setAutomine", [false]);
+    try {
+      for (let i = 0; i < count; i++) {
+        const category = `bench.burn.${i}`;
+        await gw.gateway.data.put(s, s, category, { i }, `bench-${i}`);
+        const data = registry.interface.encodeFunctionData("setDataExpiry", [labelToId(category), base + (i % 4)]);
+        await hre.network.provider.send("eth_sendTransaction", [{ from: subject.address, to: await registry.getAddress(), data, gas: "0x30000" }]);
+      }
+      await hre.network.provider.send("evm_mine");
+    } finally {
+      await hre.network.provider.send("evm_setAutomine", [true]);
+    }
+    await synced(gw.gateway);
+    const lastAt = (base + 4) * 1000;
+    while (Date.now() < lastAt + 1500) await new Promise((resolve) => setTimeout(resolve, 100));
+    const receipts = gw.gateway.store.readLog(0, gw.gateway.store.logSize()).filter((e) => e.kind === "deletion" && e.subject === s);
+    if (receipts.length !== count) throw new Error(`deletion bench: ${receipts.length} receipts for ${count} expiries`);
+    const latencies = receipts.map((r) => r.at - ((r.detail as { expiresAt: number }).expiresAt * 1000)).sort((a, b) => a - b);
+
+    const bulk = registry.connect(bulkSubject);
+    gw.gateway.deletion.stop();
+    const expiresAt = (await hre.ethers.provider.getBlock("latest"))!.timestamp + 3600;
+    const pending = [];
+    for (let batch = 0; batch < 40; batch++) {
+      const requests = Array.from({ length: 250 }, (_, i) => ({ grantee: service.address, category: labelToId(`bench.same.${batch}.${i}`), purpose: labelToId("dpv:Marketing"), expiresAt }));
+      pending.push(await bulk.grantBatch(requests, { gasLimit: 15_000_000 }));
+    }
+    await Promise.all(pending.map((tx) => tx.wait()));
+    await time.increaseTo(expiresAt);
+    await synced(gw.gateway);
+    const started = performance.now();
+    const { orders } = gw.gateway.deletion.runDue();
+    const seconds = (performance.now() - started) / 1000;
+    if (orders !== 10_000) throw new Error(`deletion bench: ${orders} orders for 10,000 grants`);
+    results.deletion = { p50Ms: round(percentile(latencies, 0.5)), p99Ms: round(percentile(latencies, 0.99)), expiries: count, sameSecond10kSec: round(seconds, 2) };
+  } finally {
+    await gw.close();
+    rmSync(gw.dataDir, { recursive: true, force: true });
+  }
+}
+
+/** Step 4: durable appends/s with releases in flight, release → signed checkpoint, proofs at 1M, verify over 1M. */
+async function benchAudit(results: Record<string, unknown>): Promise<void> {
+  const [, subject, service, operator] = await hre.ethers.getSigners();
+  const gw = await startTestGateway({ operators: [operator.address], env: { RATE_LIMIT_PER_MINUTE: "100000000", ANCHOR_INTERVAL_MS: "600000" } });
+  const audit: Record<string, unknown> = {};
+  try {
+    const registry = DataUseRegistry__factory.connect(gw.deployment.contracts.DataUseRegistry.address, subject);
+    const s = subject.address.toLowerCase();
+    const purpose = "dpv:ServiceProvision";
+    await gw.gateway.data.put(s, s, "bench.audit", { v: 1 }, "bench");
+    await (await registry.grant(service.address, labelToId("bench.audit"), labelToId(purpose), (await time.latest()) + 86_400)).wait();
+    await synced(gw.gateway);
+    const serviceToken = await login(gw.url, service, gw.gateway.domain);
+    const url = `${gw.url}/v1/subjects/${s}/data/bench.audit?purpose=${purpose}`;
+
+    // Release → covered by a signed checkpoint (CHECKPOINT_INTERVAL_MS, default 1 s).
+    const coverage: number[] = [];
+    const waiting: { index: number; at: number }[] = [];
+    const watcher = setInterval(() => {
+      const size = gw.gateway.store.latestCheckpoint()?.treeSize ?? 0;
+      for (let i = waiting.length - 1; i >= 0; i--) {
+        if (waiting[i].index < size) {
+          coverage.push(performance.now() - waiting[i].at);
+          waiting.splice(i, 1);
+        }
+      }
+    }, 5);
+    for (let i = 0; i < 150; i++) {
+      const res = await fetch(url, { headers: { authorization: `Bearer ${serviceToken}` } });
+      const body = (await res.json()) as { auditIndex: number };
+      waiting.push({ index: body.auditIndex, at: performance.now() });
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    while (waiting.length > 0) await new Promise((resolve) => setTimeout(resolve, 20));
+    clearInterval(watcher);
+    coverage.sort((a, b) => a - b);
+    audit.releaseToCheckpointP50Ms = round(percentile(coverage, 0.5));
+    audit.releaseToCheckpointP99Ms = round(percentile(coverage, 0.99));
+
+    // Durable appends/s: writers appending through the group commit while releases are served.
+    const before = gw.gateway.store.logSize();
+    const started = performance.now();
+    let stop = false;
+    const writers = Array.from({ length: 64 }, async () => {
+      while (!stop) await gw.gateway.accessLog.append(logEntry({ kind: "write", requestId: "bench-append", actor: s, subject: s, category: "bench.audit.w", payloadHash: "0x" + "cd".repeat(32) }));
+    });
+    const releases = await cannon(url, { authorization: `Bearer ${serviceToken}` }, 5);
+    stop = true;
+    await Promise.all(writers);
+    const appended = gw.gateway.store.logSize() - before;
+    audit.appendsPerSec = Math.round(appended / ((performance.now() - started) / 1000));
+    audit.releasesPerSecDuringAppends = round(releases.requests.average);
+  } finally {
+    await gw.close();
+    rmSync(gw.dataDir, { recursive: true, force: true });
+  }
+
+  // Inclusion proof generate + verify in a tree of 1,000,000 entries.
+  const tree = new MerkleTree();
+  for (let i = 0; i < 1_000_000; i++) tree.appendLeafHash(randomBytes(32));
+  const root = tree.rootAt();
+  const rounds = 2000;
+  const t0 = performance.now();
+  for (let i = 0; i < rounds; i++) {
+    const index = Math.floor(Math.random() * tree.size);
+    if (!verifyInclusion(tree.leafHash(index), index, tree.size, tree.inclusionProof(index), root, nodeHasher)) throw new Error("proof failed");
+  }
+  audit.inclusionProofMs = round((performance.now() - t0) / rounds, 4);
+  const t1 = performance.now();
+  for (let i = 0; i < 200; i++) {
+    const index = Math.floor(Math.random() * tree.size);
+    if (!verifyInclusion(tree.leafHash(index), index, tree.size, tree.inclusionProof(index), root)) throw new Error("proof failed");
+  }
+  audit.inclusionProofPortableMs = round((performance.now() - t1) / 200, 4);
+
+  // `audit verify` over a 1,000,000-entry log (writes, releases and their chain history).
+  const dir = mkdtempSync(join(tmpdir(), "dul-verify-"));
+  const store = new SqliteStore(join(dir, "g.sqlite"));
+  try {
+    const deployment = await deployLedger(hre);
+    const registry = DataUseRegistry__factory.connect(deployment.contracts.DataUseRegistry.address, subject);
+    const purpose = labelToId("dpv:ServiceProvision");
+    await (await registry.grant(service.address, labelToId("bench.verify"), purpose, (await time.latest()) + 86_400)).wait();
+    const grantedAt = await time.latest();
+    const s = subject.address.toLowerCase();
+    const built = performance.now();
+    for (let i = 0; i < 1_000_000; i += 10_000) {
+      // The decision's time, as the gateway states it: after the grant, and not before the entry was written.
+      const decidedAt = Math.max(grantedAt + 1, Math.floor(Date.now() / 1000));
+      store.appendLog(Array.from({ length: 10_000 }, (_, j) => ({
+        at: Date.now(), kind: (i + j) % 2 ? "release" : "write", requestId: `r${i + j}`, actor: service.address.toLowerCase(), subject: s,
+        grantee: service.address.toLowerCase(), category: "bench.verify", purpose: "dpv:ServiceProvision", grantBlock: 1, grantTx: null,
+        payloadHash: "0x" + "ab".repeat(32), detail: { decidedAt },
+      })));
+    }
+    const buildSec = (performance.now() - built) / 1000;
+    const history = await readChainHistory(hre.ethers.provider, deployment);
+    const t2 = performance.now();
+    const entries = store.readLog(0, store.logSize());
+    const report = await verifyLog({ entries, checkpoints: [], history, graceSeconds: 0 });
+    if (!report.ok || report.releases !== 500_000) throw new Error(`verify bench: ${report.violations.length} violations, ${report.releases} releases`);
+    audit.verify1MSec = round((performance.now() - t2) / 1000, 2);
+    audit.verify1MBuildSec = round(buildSec, 1);
+  } finally {
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  results.audit = audit;
+}
+
+async function main(): Promise<void> {
+  const results: Record<string, unknown> = existsSync(RESULTS) ? JSON.parse(readFileSync(RESULTS, "utf8")) : {};
+  results.machine = { cpu: cpus()[0]?.model ?? "unknown", cores: cpus().length, node: process.version };
+  results.date = new Date().toISOString();
+  const rpcServer = await hre.run(TASK_NODE_CREATE_SERVER, { hostname: "127.0.0.1", port: 0, provider: hre.network.provider });
+  const { port } = await rpcServer.listen();
+  const rpcUrl = `http://127.0.0.1:${port}`;
+  try {
+    const only = process.env.BENCH_ONLY?.split(",");
+    const want = (name: string) => !only || only.includes(name);
+    if (want("grantCheck")) await benchGrantCheck(results, rpcUrl);
+    if (want("release")) await benchRelease(results);
+    if (want("deletion")) await benchDeletion(results);
+    if (want("audit")) await benchAudit(results);
+    if (want("catchup")) await benchCatchup(results, rpcUrl, Number(process.env.BENCH_CATCHUP_EVENTS ?? 100_000));
+  } finally {
+    await rpcServer.close();
+  }
+  writeFileSync(RESULTS, JSON.stringify(results, null, 2) + "\n");
+  console.log(JSON.stringify(results, null, 2));
+  console.log(`wrote ${RESULTS}`);
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exitCode = 1;
+});
