@@ -47,6 +47,8 @@ export async function startTestGateway(options: {
   env?: Record<string, string>;
   operators?: string[];
   auditors?: string[];
+  /** Static files served at `/` (the built wallet page). */
+  staticDir?: string;
 } = {}): Promise<TestGateway> {
   const [deployer] = await hre.ethers.getSigners();
   const deployment = options.deployment ?? (await deployLedger(hre));
@@ -69,6 +71,7 @@ export async function startTestGateway(options: {
     signer: deployer as unknown as Signer,
     masterKey: Buffer.alloc(32, 7),
     logger: pino({ level: "silent" }),
+    staticDir: options.staticDir,
   });
   await gateway.start();
   const server: Server = await new Promise((resolve) => {
