@@ -111,6 +111,7 @@ export class App {
 
   async start(): Promise<void> {
     window.addEventListener("hashchange", () => this.update({ tab: tabFromHash() }));
+    window.addEventListener("resize", () => this.requestRender());
     // The countdowns tick by re-rendering; lit only touches the text that changed.
     setInterval(() => this.requestRender(), 1000);
     setInterval(() => {

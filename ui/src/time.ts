@@ -19,9 +19,14 @@ export class ChainClock {
 }
 
 const local = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+const localDate = new Intl.DateTimeFormat(undefined, { dateStyle: "medium" });
+const localClock = new Intl.DateTimeFormat(undefined, { timeStyle: "short" });
 
 /** In the person's locale and time zone. */
 export const localTime = (seconds: number): string => local.format(new Date(seconds * 1000));
+
+/** The same, as date and time of day apart, for layouts that break between the two. */
+export const localParts = (seconds: number): [string, string] => [localDate.format(new Date(seconds * 1000)), localClock.format(new Date(seconds * 1000))];
 
 /** The absolute time, for a hover title: `2025-01-31 14:05:09 UTC`. */
 export const utcTime = (seconds: number): string => new Date(seconds * 1000).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");

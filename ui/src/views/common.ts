@@ -1,9 +1,10 @@
 import { html, nothing, type TemplateResult } from "lit";
-import { localTime, relative, utcTime, toDateInput, fromDateInput } from "../time";
+import { localParts, relative, utcTime, toDateInput, fromDateInput } from "../time";
 
 /** A time in the person's locale, the absolute UTC time on hover (and to screen readers via `datetime`). */
 export function when(seconds: number, now?: number): TemplateResult {
-  return html`<time datetime=${new Date(seconds * 1000).toISOString()} title=${utcTime(seconds)}>${localTime(seconds)}</time>${
+  const [day, clock] = localParts(seconds);
+  return html`<time datetime=${new Date(seconds * 1000).toISOString()} title=${utcTime(seconds)}><span class="nowrap">${day},</span> <span class="nowrap">${clock}</span></time>${
     now === undefined ? nothing : html` <span class="countdown">(${relative(seconds, now)})</span>`
   }`;
 }

@@ -49,7 +49,7 @@ function recordRows(app: App, r: DataRecord, now: number): TemplateResult {
   const confirming = open?.kind === "delete-data" && open.key === r.category;
   const busy = app.busy();
   return html`<tr data-category=${r.category}>
-      <th scope="row" data-label="Category">${labelled(title, r.category)}</th>
+      <th scope="row" data-label="Category" class="wide">${labelled(title, r.category)}</th>
       <td data-label="Stored">${whenMs(r.createdAt)}</td>
       <td data-label="Last changed">${whenMs(r.updatedAt)}</td>
       <td data-label="Deleted on">${expiry ? when(expiry, now) : html`<span class="muted">not set</span>`}</td>

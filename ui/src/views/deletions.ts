@@ -61,7 +61,7 @@ export function deletionsView(app: App): TemplateResult {
               return html`<tr>
                 <td data-label="Deleted">${whenMs(e.at)}</td>
                 <th scope="row" data-label="Category">${labelled(app.categoryTitle(e.category ?? ""), app.categoryLabel(e.category ?? ""))}</th>
-                <td data-label="Why">${ruleWords(detail.rule ?? "")}${detail.expiresAt ? html` (set for ${when(detail.expiresAt)})` : nothing}</td>
+                <td data-label="Why" class="wide">${ruleWords(detail.rule ?? "")}${detail.expiresAt ? html` (set for ${when(detail.expiresAt)})` : nothing}</td>
                 <td data-label="Records">${detail.records ?? "—"}</td>
                 <td data-label="Receipt">access log entry #${e.index}</td>
               </tr>`;
@@ -83,9 +83,9 @@ export function deletionsView(app: App): TemplateResult {
                 <th scope="row" data-label="Service">${party(o.grantee, app.serviceName(o.grantee))}</th>
                 <td data-label="Category">${labelled(app.categoryTitle(o.category), app.categoryLabel(o.category))}</td>
                 <td data-label="Purpose">${app.categoryTitle(o.purpose)}</td>
-                <td data-label="Why">${reasonWords(o.reason)} (${when(o.endedAt)})</td>
+                <td data-label="Why" class="wide">${reasonWords(o.reason)} (${when(o.endedAt)})</td>
                 <td data-label="Ordered">${whenMs(o.createdAt)}</td>
-                <td data-label="Status">
+                <td data-label="Status" class="wide">
                   ${badge(`order-${o.status}`, ORDER_STATUS_WORDS[o.status])}
                   ${o.acknowledgedAt ? html`<div class="hint">confirmed ${whenMs(o.acknowledgedAt)}</div>` : o.deliveredAt ? html`<div class="hint">delivered ${whenMs(o.deliveredAt)}</div>` : nothing}
                 </td>

@@ -67,9 +67,9 @@ function entryRow(app: App, e: AuditEntry): TemplateResult {
   return html`<tr class=${`kind-${e.kind}`} data-index=${e.index}>
     <td data-label="When">${whenMs(e.at)} <span class="label">#${e.index}</span></td>
     <th scope="row" data-label="Who">${who ? (who === app.state.account ? "You" : party(who, app.serviceName(who))) : html`<span class="muted">the gateway</span>`}</th>
-    <td data-label="What">${entryWords(app, e)}</td>
+    <td data-label="What" class="wide">${entryWords(app, e)}</td>
     <td data-label="Under grant">${e.grantBlock !== null ? html`block ${e.grantBlock}${e.grantTx ? html` <span class="mono label" title=${e.grantTx}>${shortHash(e.grantTx)}</span>` : nothing}` : html`<span class="muted">—</span>`}</td>
-    <td data-label="Proof" class="proof">
+    <td data-label="Proof" class="proof wide">
       <button class="secondary" @click=${() => void app.verify(e)} aria-describedby=${`verify-${e.index}`}>Verify</button>
       <div id=${`verify-${e.index}`} role="status">${verification(app.state.verifications.get(e.index))}</div>
     </td>

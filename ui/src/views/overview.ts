@@ -11,15 +11,17 @@ const FLOW_WORDS: Record<FlowStatus, string> = {
   acknowledged: "deletion confirmed",
 };
 
-// The picture's coordinate system; it scales to the width available.
-const W = 640;
-const NODE_W = 200;
+// The picture's coordinate system; it scales to the width available. On a phone a narrower one keeps
+// the text at a readable size instead of shrinking the whole drawing.
 const NODE_H = 40;
 const ROW = 54;
-const PAD = 12;
+const PAD = 8;
+const geometry = () => (window.matchMedia("(max-width: 600px)").matches ? { W: 360, NODE_W: 128, chars: 15 } : { W: 640, NODE_W: 200, chars: 24 });
 
 /** Line weight grows with the log of the number of reads, so one busy flow does not drown the others. */
 export const strokeWidth = (releases: number) => (releases === 0 ? 2 : Math.min(16, 3 + 2.5 * Math.log2(1 + releases)));
+
+const plural = (n: number, one: string, many: string) => (n === 1 ? one : many);
 
 const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
 
@@ -31,16 +33,17 @@ export function overviewView(app: App): TemplateResult {
   const live = snap.grants.filter((g) => isLive(liveStatus(g, app.dataExpiry(g.category), now)));
   const pendingOrders = snap.orders.filter((o) => o.status !== "acknowledged").length;
   const confirmed = snap.orders.length - pendingOrders;
+  const services = new Set(live.map((g) => g.grantee)).size;
   return html`
     <div class="panel-head">
       <h2>Where my data flows</h2>
       <p class="lead">From each category of your data to the services allowed to use it. Thicker lines mean more reads; the colour says where each flow stands.</p>
     </div>
     <ul class="stats" aria-label="Summary">
-      <li><strong>${snap.records.length}</strong> categories held</li>
-      <li><strong>${live.length}</strong> active grants to <strong>${new Set(live.map((g) => g.grantee)).size}</strong> services</li>
-      <li><strong>${reads}</strong> reads logged</li>
-      <li><strong>${confirmed}</strong> of <strong>${snap.orders.length}</strong> deletion orders confirmed</li>
+      <li><strong>${snap.records.length}</strong> ${plural(snap.records.length, "category", "categories")} held</li>
+      <li><strong>${live.length}</strong> active ${plural(live.length, "grant", "grants")} to <strong>${services}</strong> ${plural(services, "service", "services")}</li>
+      <li><strong>${reads}</strong> ${plural(reads, "read", "reads")} logged</li>
+      <li><strong>${confirmed}</strong> of <strong>${snap.orders.length}</strong> deletion ${plural(snap.orders.length, "order", "orders")} confirmed</li>
     </ul>
     ${edges.length === 0 && snap.records.length === 0
       ? html`<p class="empty">Nothing flows yet: the platform holds no data for you and you have granted nothing.</p>`
@@ -70,6 +73,7 @@ function picture(app: App, edges: FlowEdge[]): TemplateResult {
     app.categoryTitle(a).localeCompare(app.categoryTitle(b)),
   );
   const services = [...new Set(edges.map((e) => e.service))].sort((a, b) => (app.serviceName(a) ?? a).localeCompare(app.serviceName(b) ?? b));
+  const { W, NODE_W, chars } = geometry();
   const rows = Math.max(categories.length, services.length, 1);
   const height = rows * ROW + PAD * 2;
   const yOf = (i: number, n: number) => PAD + (rows - n) * (ROW / 2) + i * ROW + (ROW - NODE_H) / 2;
@@ -90,17 +94,17 @@ function picture(app: App, edges: FlowEdge[]): TemplateResult {
         <title>${app.categoryTitle(e.category)} → ${who}: ${FLOW_WORDS[e.status]}, ${e.releases} reads, ${e.grants} grant${e.grants === 1 ? "" : "s"}</title>
       </path>`;
     })}
-    ${categories.map((c) => node(PAD, catY.get(c)! - NODE_H / 2, app.categoryTitle(c), app.categoryLabel(c), "category"))}
-    ${services.map((s) => node(x2, svcY.get(s)! - NODE_H / 2, app.serviceName(s) ?? `${s.slice(0, 10)}…`, s, "service"))}
+    ${categories.map((c) => node(PAD, catY.get(c)! - NODE_H / 2, NODE_W, chars, app.categoryTitle(c), app.categoryLabel(c), "category"))}
+    ${services.map((s) => node(x2, svcY.get(s)! - NODE_H / 2, NODE_W, chars, app.serviceName(s) ?? `${s.slice(0, 10)}…`, `${s.slice(0, 8)}…${s.slice(-4)}`, "service"))}
   </svg>`;
 }
 
-function node(x: number, y: number, title: string, sub: string, kind: "category" | "service"): SVGTemplateResult {
-  const textX = x + 12;
+function node(x: number, y: number, width: number, chars: number, title: string, sub: string, kind: "category" | "service"): SVGTemplateResult {
+  const textX = x + 10;
   return svg`<g class=${`node node-${kind}`}>
     <title>${title} (${sub})</title>
-    <rect x=${x} y=${y} width=${NODE_W} height=${NODE_H} rx="8" />
-    <text x=${textX} y=${y + 17} class="node-title">${clip(title, 24)}</text>
-    <text x=${textX} y=${y + 32} class="node-sub">${clip(sub, 30)}</text>
+    <rect x=${x} y=${y} width=${width} height=${NODE_H} rx="8" />
+    <text x=${textX} y=${y + 17} class="node-title">${clip(title, chars)}</text>
+    <text x=${textX} y=${y + 32} class="node-sub">${clip(sub, Math.round(chars * 1.25))}</text>
   </g>`;
 }

@@ -35,24 +35,31 @@ export function shell(app: App): TemplateResult {
 }
 
 function identity(app: App): TemplateResult {
-  const { account, wallet, mode } = app.state;
+  const { account, wallet } = app.state;
   return html`<div class="identity">
-    <div class="who">
+    <span class="who" title=${`${account} via ${wallet!.info.name}`}>
       <span class="dot" aria-hidden="true"></span>
-      <span><span class="visually-hidden">Signed in as </span><span class="mono" title=${account!}>${shortAddress(account!)}</span></span>
-      <span class="muted">via ${wallet!.info.name}</span>
-    </div>
-    <fieldset class="mode" ?disabled=${app.busy()}>
-      <legend>Send changes</legend>
-      <label title="You sign a message; the gateway submits it and pays the gas">
-        <input type="radio" name="mode" value="gasless" ?checked=${mode === "gasless"} @change=${() => app.setMode("gasless")} /> Gasless (sign only)
-      </label>
-      <label title="Your wallet sends the transaction and pays the gas">
-        <input type="radio" name="mode" value="wallet" ?checked=${mode === "wallet"} @change=${() => app.setMode("wallet")} /> From my wallet (I pay gas)
-      </label>
-    </fieldset>
+      <span class="visually-hidden">Signed in as </span><span class="mono">${shortAddress(account!)}</span>
+      <span class="muted via">via ${wallet!.info.name}</span>
+    </span>
     <button class="link" @click=${() => app.signOut()}>Sign out</button>
   </div>`;
+}
+
+/** Gas or no gas, for every change that follows. */
+function modeChooser(app: App): TemplateResult {
+  const mode = app.state.mode;
+  return html`<fieldset class="mode" ?disabled=${app.busy()}>
+    <legend>Send my changes</legend>
+    <label>
+      <input type="radio" name="mode" value="gasless" ?checked=${mode === "gasless"} @change=${() => app.setMode("gasless")} />
+      <span><strong>Gasless</strong> <span class="muted">I sign, the gateway pays the gas</span></span>
+    </label>
+    <label>
+      <input type="radio" name="mode" value="wallet" ?checked=${mode === "wallet"} @change=${() => app.setMode("wallet")} />
+      <span><strong>From my wallet</strong> <span class="muted">I pay the gas</span></span>
+    </label>
+  </fieldset>`;
 }
 
 /** No wallet, choosing one, wrong chain, signing in: one clear card each. */
@@ -106,7 +113,7 @@ function onboarding(app: App): TemplateResult {
 function dashboard(app: App): TemplateResult {
   const { tab, snapshot, loadError } = app.state;
   return html`
-    ${tabBar(app, tab)} ${activityPanel(app)} ${loadError ? html`<p class="notice notice-failed" role="alert">${loadError}</p>` : nothing}
+    ${modeChooser(app)} ${tabBar(app, tab)} ${activityPanel(app)} ${loadError ? html`<p class="notice notice-failed" role="alert">${loadError}</p>` : nothing}
     <section id=${`panel-${tab}`} role="tabpanel" aria-labelledby=${`tab-${tab}`} class="panel">
       ${snapshot ? panel(app, tab) : html`<p class="muted" role="status"><span class="spinner" aria-hidden="true"></span>Reading your ledger…</p>`}
     </section>
