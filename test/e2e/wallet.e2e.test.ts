@@ -12,6 +12,7 @@ import { DataUseRegistry__factory } from "../../typechain-types";
 import { labelToId } from "../../core/ids";
 import { ackMessage } from "../../server/deletion/outbox";
 import { buildUi } from "../../scripts/lib/buildUi";
+import { toDateInput } from "../../ui/src/time";
 import { call, login, removeDir, startTestGateway, synced, type TestGateway } from "../helpers/gateway";
 import { DESKTOP, PHONE, SCREENSHOTS, injectWallet, launchChromium, testWallet, type TestWallet } from "./browser";
 
@@ -163,7 +164,7 @@ describe("wallet page (step 5), in Chromium with an injected EIP-6963 wallet", f
     expect(denied.status).to.equal(403);
     expect(denied.body.error.code).to.equal("NO_GRANT");
 
-    await page.getByLabel("From my wallet (I pay gas)").check();
+    await page.getByRole("radio", { name: /From my wallet/ }).check();
     await tab("My grants");
     const form = page.locator(".grant-form form");
     await form.getByLabel("Service", { exact: true }).selectOption({ label: `Acme Mail (${service.address.toLowerCase().slice(0, 8)}…)` });
@@ -188,6 +189,10 @@ describe("wallet page (step 5), in Chromium with an injected EIP-6963 wallet", f
     // The countdown is live: it starts at a full day and ticks below it by itself.
     await visible(row.getByText(/in 23 h 59 min/));
     expect(await row.locator(".party").getAttribute("title")).to.equal(service.address.toLowerCase());
+    // Local times, with the absolute UTC time on hover.
+    const grantedTime = row.locator("td[data-label='Granted'] time");
+    const grantedAt = Date.parse((await grantedTime.getAttribute("datetime"))!);
+    expect(await grantedTime.getAttribute("title")).to.equal(new Date(grantedAt).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC"));
 
     const allowed = await release("contact.email");
     expect(allowed.status).to.equal(200);
@@ -212,7 +217,7 @@ describe("wallet page (step 5), in Chromium with an injected EIP-6963 wallet", f
   });
 
   it("revokes gaslessly: the person signs typed data, the gateway relays, the service is denied", async function () {
-    await page.getByLabel("Gasless (sign only)").check();
+    await page.getByRole("radio", { name: /Gasless/ }).check();
     await tab("My grants");
     const row = page.locator("table.grants tbody tr", { hasText: "Acme Mail" }).first();
     const sendsBefore = wallet.calls.filter((m) => m === "eth_sendTransaction").length;
@@ -281,6 +286,74 @@ describe("wallet page (step 5), in Chromium with an injected EIP-6963 wallet", f
     expect(await page.locator("svg.flow-svg path.flow-ordered").count()).to.equal(1);
   });
 
+  it("extends a grant, and draws each flow coloured by where it stands and weighted by reads", async function () {
+    const [, , , shop] = await hre.ethers.getSigners();
+    const shopToken = await login(gw.url, shop, gw.gateway.domain);
+    expect((await call(gw.url, "/v1/services/me", shopToken, { method: "PUT", body: { displayName: "Northwind Shop", webhookUrl: null } })).status).to.equal(200);
+
+    const grant = async (service: string, address: string, category: string, grantPurpose: string, choice: string) => {
+      await tab("My grants");
+      const form = page.locator(".grant-form form");
+      if (!(await form.isVisible())) await page.getByText("Grant new access").click();
+      await form.getByLabel("Service", { exact: true }).selectOption({ label: `${service} (${address.toLowerCase().slice(0, 8)}…)` });
+      await form.getByLabel("Category").selectOption(category);
+      await form.getByLabel("Purpose").selectOption(grantPurpose);
+      await form.getByLabel(choice).check();
+      await succeeds(form.getByRole("button", { name: "Grant access" }));
+    };
+    await grant("Northwind Shop", shop.address, "contact.email", "dpv:Marketing", "30 days");
+    await grant("Acme Mail", service.address, "contact.phone", "dpv:CustomerCare", "1 hour");
+
+    // Extend Northwind's grant to a date 60 days out, typed into the date field.
+    const shopRow = page.locator("table.grants tbody tr", { hasText: "Northwind Shop" });
+    await shopRow.getByRole("button", { name: "Change expiry" }).click();
+    const editor = page.locator("tr.editor form");
+    const target = (await time.latest()) + 60 * 86_400;
+    await editor.getByLabel("New expiry, from now: date and time").fill(toDateInput(target));
+    const extended = await succeeds(editor.getByRole("button", { name: "Set new expiry" }));
+    expect(extended).to.contain("Extend Northwind Shop's use of your Email address for marketing");
+    const registry = DataUseRegistry__factory.connect(gw.deployment.contracts.DataUseRegistry.address, hre.ethers.provider);
+    const shopGrant = await registry.getGrant(subject.address, await registry.grantIdOf(subject.address, shop.address, labelToId("contact.email"), labelToId("dpv:Marketing")));
+    // The date field has minute precision, in the browser's time zone (the same as this process's).
+    expect(Number(shopGrant.expiresAt)).to.equal(target - (target % 60));
+
+    for (let i = 0; i < 3; i += 1) {
+      const read = await call(gw.url, `/v1/subjects/${subject.address.toLowerCase()}/data/contact.email?purpose=dpv:Marketing`, shopToken);
+      expect(read.status).to.equal(200);
+    }
+
+    await tab("Where my data flows");
+    const list = page.locator(".flow-list");
+    await visible(list.getByText("Email address → Northwind Shop: active, 3 reads"));
+    const flows = await list.innerText();
+    expect(flows).to.contain("Phone number → Acme Mail: expiring within a day, 0 reads");
+    expect(flows).to.contain("Email address → Acme Mail: deletion ordered, 1 read");
+    expect(flows).to.contain("Purchase history → Acme Mail: deletion confirmed, 1 read");
+    for (const status of ["active", "expiring", "ordered", "acknowledged"]) {
+      expect(await page.locator(`svg.flow-svg path.flow-${status}`).count(), status).to.equal(1);
+    }
+    const width = (status: string) => page.locator(`svg.flow-svg path.flow-${status}`).getAttribute("stroke-width").then(Number);
+    expect(await width("active")).to.be.greaterThan(await width("ordered"));
+    expect(await width("ordered")).to.be.greaterThan(await width("expiring"));
+  });
+
+  it("works from the keyboard: arrow keys between sections, Enter on actions", async function () {
+    await tab("Where my data flows");
+    await page.getByRole("tab", { name: "Where my data flows", exact: true }).focus();
+    await page.keyboard.press("ArrowRight");
+    await visible(page.getByRole("heading", { level: 2, name: "My data", exact: true }));
+    await page.keyboard.press("End");
+    await visible(page.getByRole("heading", { level: 2, name: "Deletions", exact: true }));
+    await page.keyboard.press("ArrowLeft");
+    await visible(page.getByRole("heading", { level: 2, name: "Who used my data", exact: true }));
+    expect(await page.evaluate(() => document.activeElement?.id)).to.equal("tab-history");
+
+    const row = page.locator("table.history tbody tr", { hasText: "Read your Email address for marketing" }).first();
+    await row.getByRole("button", { name: "Verify" }).focus();
+    await page.keyboard.press("Enter");
+    await visible(row.getByText(/✓ Verified in the gateway's signed checkpoint/));
+  });
+
   it("lays every screen out on a desktop and on a phone", async function () {
     const tabs = ["Where my data flows", "My data", "My grants", "Who used my data", "Deletions"];
     for (const [size, viewport] of [["desktop", DESKTOP], ["phone", PHONE]] as const) {
@@ -294,5 +367,18 @@ describe("wallet page (step 5), in Chromium with an injected EIP-6963 wallet", f
       }
     }
     await page.setViewportSize(DESKTOP);
+  });
+
+  it("revokes everything of a service at once", async function () {
+    const [, , , shop] = await hre.ethers.getSigners();
+    const shopToken = await login(gw.url, shop, gw.gateway.domain);
+    await tab("My grants");
+    await page.getByRole("button", { name: "Revoke everything of Northwind Shop" }).click();
+    const done = await succeeds(page.getByRole("button", { name: "Yes, revoke all 1" }));
+    expect(done).to.contain("Revoke everything you granted Northwind Shop");
+    await visible(page.locator("table.grants tbody tr", { hasText: "Northwind Shop" }).getByText("revoked"));
+    const read = await call(gw.url, `/v1/subjects/${subject.address.toLowerCase()}/data/contact.email?purpose=dpv:Marketing`, shopToken);
+    expect(read.status).to.equal(403);
+    expect(read.body.error.code).to.equal("GRANT_REVOKED");
   });
 });
