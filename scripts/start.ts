@@ -7,7 +7,7 @@ import { ConfigError, parseEnv } from "../server/config/env";
 import { readDeployment } from "../core/deployment";
 import { closeOnSignals, runGateway } from "../server/run";
 import { deployLedger, deploymentPath } from "./lib/deploy";
-import { buildUi } from "./lib/buildUi";
+import { buildUi, uiNeedsBuild } from "./lib/buildUi";
 
 /**
  * `npm start`: the whole product on the embedded default. A Hardhat chain with JSON-RPC on
@@ -36,9 +36,10 @@ async function main(): Promise<void> {
   const deployment = await deployLedger(hre, { outFile });
   const reused = previous?.contracts.DataUseRegistry.address === deployment.contracts.DataUseRegistry.address;
 
-  // A fresh clone has no built page yet: build it once, so the printed URL opens the wallet page.
+  // A fresh clone has no built page yet, and one built before a `git pull` would not match the
+  // sources: build it then (about a second), so the printed URL opens the current wallet page.
   const uiDir = join(process.cwd(), "ui", "dist");
-  if (!existsSync(join(uiDir, "index.html"))) await buildUi({ outDir: uiDir, minify: true });
+  if (uiNeedsBuild(uiDir)) await buildUi({ outDir: uiDir, minify: true });
   const running = await runGateway(env, deployment, hre.ethers.provider, signers[0] as unknown as Signer, { staticDir: uiDir });
 
   const accounts = (hre.network.config as { accounts: { mnemonic?: string } }).accounts;

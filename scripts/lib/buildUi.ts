@@ -1,5 +1,5 @@
 import { build } from "esbuild";
-import { copyFileSync, mkdirSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 
 export interface BuildUiOptions {
@@ -34,4 +34,18 @@ export async function buildUi(options: BuildUiOptions = {}): Promise<string> {
   });
   for (const file of ["index.html", "styles.css", "favicon.svg"]) copyFileSync(join(root, "ui", file), join(outDir, file));
   return outDir;
+}
+
+/** Whether `ui/dist` is missing or older than anything it is built from (the page's sources, `core/`, the ABIs). */
+export function uiNeedsBuild(outDir = join(root, "ui", "dist")): boolean {
+  const built = join(outDir, "app.js");
+  if (!existsSync(built)) return true;
+  const builtAt = statSync(built).mtimeMs;
+  const newer = (path: string): boolean => {
+    if (!existsSync(path)) return false;
+    const stat = statSync(path);
+    if (!stat.isDirectory()) return stat.mtimeMs > builtAt;
+    return readdirSync(path).some((name) => name !== "dist" && newer(join(path, name)));
+  };
+  return [join(root, "ui"), join(root, "core"), join(root, "typechain-types")].some(newer);
 }
