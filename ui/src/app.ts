@@ -110,7 +110,11 @@ export class App {
   constructor(private readonly root: HTMLElement) {}
 
   async start(): Promise<void> {
-    window.addEventListener("hashchange", () => this.update({ tab: tabFromHash() }));
+    window.addEventListener("hashchange", () => {
+      this.update({ tab: tabFromHash() });
+      // Opening a section shows it as it is now, not as of the last poll.
+      if (this.phase() === "ready" && !this.busy()) void this.refresh();
+    });
     window.addEventListener("resize", () => this.requestRender());
     // The countdowns tick by re-rendering; lit only touches the text that changed.
     setInterval(() => this.requestRender(), 1000);

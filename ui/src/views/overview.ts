@@ -16,7 +16,8 @@ const FLOW_WORDS: Record<FlowStatus, string> = {
 const NODE_H = 40;
 const ROW = 54;
 const PAD = 8;
-const geometry = () => (window.matchMedia("(max-width: 600px)").matches ? { W: 360, NODE_W: 128, chars: 15 } : { W: 640, NODE_W: 200, chars: 24 });
+const geometry = () =>
+  window.matchMedia("(max-width: 600px)").matches ? { W: 360, NODE_W: 140, chars: 16, narrow: true } : { W: 640, NODE_W: 200, chars: 22, narrow: false };
 
 /** Line weight grows with the log of the number of reads, so one busy flow does not drown the others. */
 export const strokeWidth = (releases: number) => (releases === 0 ? 2 : Math.min(16, 3 + 2.5 * Math.log2(1 + releases)));
@@ -73,7 +74,7 @@ function picture(app: App, edges: FlowEdge[]): TemplateResult {
     app.categoryTitle(a).localeCompare(app.categoryTitle(b)),
   );
   const services = [...new Set(edges.map((e) => e.service))].sort((a, b) => (app.serviceName(a) ?? a).localeCompare(app.serviceName(b) ?? b));
-  const { W, NODE_W, chars } = geometry();
+  const { W, NODE_W, chars, narrow } = geometry();
   const rows = Math.max(categories.length, services.length, 1);
   const height = rows * ROW + PAD * 2;
   const yOf = (i: number, n: number) => PAD + (rows - n) * (ROW / 2) + i * ROW + (ROW - NODE_H) / 2;
@@ -85,7 +86,7 @@ function picture(app: App, edges: FlowEdge[]): TemplateResult {
   // Thin lines on top of thick ones, so that none hides another.
   const ordered = [...edges].sort((a, b) => b.releases - a.releases);
   const label = `Flows from ${categories.length} categories of your data to ${services.length} services`;
-  return html`<svg viewBox=${`0 0 ${W} ${height}`} role="img" aria-label=${label} class="flow-svg" preserveAspectRatio="xMidYMin meet">
+  return html`<svg viewBox=${`0 0 ${W} ${height}`} role="img" aria-label=${label} class=${narrow ? "flow-svg narrow" : "flow-svg"} preserveAspectRatio="xMidYMin meet">
     ${ordered.map((e) => {
       const y1 = catY.get(e.category)!;
       const y2 = svcY.get(e.service)!;
@@ -105,6 +106,6 @@ function node(x: number, y: number, width: number, chars: number, title: string,
     <title>${title} (${sub})</title>
     <rect x=${x} y=${y} width=${width} height=${NODE_H} rx="8" />
     <text x=${textX} y=${y + 17} class="node-title">${clip(title, chars)}</text>
-    <text x=${textX} y=${y + 32} class="node-sub">${clip(sub, Math.round(chars * 1.25))}</text>
+    <text x=${textX} y=${y + 32} class="node-sub">${clip(sub, chars + 6)}</text>
   </g>`;
 }
