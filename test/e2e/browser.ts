@@ -28,10 +28,12 @@ export interface TestWallet {
   reject: Set<string>;
   /** Every method the page called, in order. */
   calls: string[];
+  /** Methods whose next call waits for this promise, as a person takes time to read the prompt. */
+  hold: Map<string, Promise<void>>;
 }
 
 export function testWallet(account: string, chainId = 31337): TestWallet {
-  return { account: account.toLowerCase(), chainId, reject: new Set(), calls: [] };
+  return { account: account.toLowerCase(), chainId, reject: new Set(), calls: [], hold: new Map() };
 }
 
 /**
@@ -43,6 +45,9 @@ export function testWallet(account: string, chainId = 31337): TestWallet {
 export async function injectWallet(page: Page, wallet: TestWallet): Promise<void> {
   await page.exposeFunction("__testWalletRequest", async (method: string, params: unknown[]) => {
     wallet.calls.push(method);
+    const held = wallet.hold.get(method);
+    wallet.hold.delete(method);
+    await held;
     if (wallet.reject.delete(method)) return { error: { code: 4001, message: "User rejected the request." } };
     switch (method) {
       case "eth_requestAccounts":

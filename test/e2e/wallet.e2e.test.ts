@@ -221,8 +221,20 @@ describe("wallet page (step 5), in Chromium with an injected EIP-6963 wallet", f
     await tab("My grants");
     const row = page.locator("table.grants tbody tr", { hasText: "Acme Mail" }).first();
     const sendsBefore = wallet.calls.filter((m) => m === "eth_sendTransaction").length;
-    const revoked = await succeeds(row.getByRole("button", { name: "Revoke" }));
-    expect(revoked).to.contain("gasless, relayed by the gateway");
+    // While the wallet prompt is open, the page shows in words what the typed data says.
+    let approve!: () => void;
+    wallet.hold.set("eth_signTypedData_v4", new Promise<void>((resolve) => (approve = resolve)));
+    const signing = act(row.getByRole("button", { name: "Revoke" }));
+    const typed = page.locator(".activity .typed");
+    await visible(typed);
+    const fields = await typed.innerText();
+    expect(fields).to.contain("Revoke (EIP-712)");
+    expect(fields).to.contain(`${subject.address.toLowerCase()} (you)`);
+    expect(fields).to.contain("Acme Mail · Email address · Providing the service");
+    await shot("signing");
+    approve();
+    const revoked = await signing;
+    expect(revoked, revoked).to.contain("Done").and.contain("gasless, relayed by the gateway");
     expect(wallet.calls).to.include("eth_signTypedData_v4");
     expect(wallet.calls.filter((m) => m === "eth_sendTransaction").length).to.equal(sendsBefore);
     const txHash = (await activity().locator(".mono").getAttribute("title"))!;
@@ -284,6 +296,28 @@ describe("wallet page (step 5), in Chromium with an injected EIP-6963 wallet", f
     expect(await page.locator(".flow-list").innerText()).to.contain("Email address → Acme Mail: deletion ordered, 1 read");
     expect(await page.locator("svg.flow-svg path.flow-acknowledged").count()).to.equal(1);
     expect(await page.locator("svg.flow-svg path.flow-ordered").count()).to.equal(1);
+  });
+
+  it("clears a deletion date, and deletes a category on request with a receipt", async function () {
+    await storeValue("profile.name", "Alice Example");
+    const record = page.locator("tr[data-category='profile.name']");
+    await record.getByRole("button", { name: "Delete on a date…" }).click();
+    await page.locator("tr.editor form").getByLabel("30 days").check();
+    await succeeds(page.locator("tr.editor form").getByRole("button", { name: "Set deletion date" }));
+    await visible(record.getByText(/in (29 d 23 h|30 d 0 h)/));
+
+    await record.getByRole("button", { name: "Change deletion date" }).click();
+    const cleared = await succeeds(page.locator("tr.editor form").getByRole("button", { name: "Clear the date" }));
+    expect(cleared).to.contain("Clear the deletion date of your Name");
+    await visible(record.getByText("not set"));
+
+    await record.getByRole("button", { name: "Delete now" }).click();
+    const deleted = await succeeds(page.getByRole("button", { name: "Yes, delete Name" }));
+    expect(deleted).to.match(/Deleted 1 record; the receipt is entry #\d+ of the access log/);
+    await record.waitFor({ state: "detached", timeout: UI_TIMEOUT });
+    await visible(page.locator(".deleted-list li", { hasText: "Name" }).getByText("deleted on request"));
+    const records = await call(gw.url, `/v1/subjects/${subject.address.toLowerCase()}/data`, await login(gw.url, subject, gw.gateway.domain));
+    expect(records.body.records.map((r: { category: string }) => r.category)).to.not.include("profile.name");
   });
 
   it("extends a grant, and draws each flow coloured by where it stands and weighted by reads", async function () {
@@ -355,11 +389,14 @@ describe("wallet page (step 5), in Chromium with an injected EIP-6963 wallet", f
   });
 
   it("lays every screen out on a desktop and on a phone", async function () {
+    await page.getByRole("button", { name: "Dismiss" }).click();
+    await activity().waitFor({ state: "detached" });
     const tabs = ["Where my data flows", "My data", "My grants", "Who used my data", "Deletions"];
     for (const [size, viewport] of [["desktop", DESKTOP], ["phone", PHONE]] as const) {
       await page.setViewportSize(viewport);
       for (const [i, name] of tabs.entries()) {
         await tab(name);
+        if (name === "My grants") await page.getByText("Grant new access").click();
         // Nothing may stick out sideways: a phone would have to scroll horizontally to read it.
         const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
         expect(overflow, `${name} on a ${size} overflows by ${overflow}px`).to.be.at.most(0);
