@@ -42,6 +42,7 @@ describe("wallet page (step 5), in Chromium with an injected EIP-6963 wallet", f
   this.timeout(180_000);
 
   let gw: TestGateway;
+  let staticDir: string | undefined;
   let hook: Awaited<ReturnType<typeof webhook>>;
   let browser: Browser;
   let context: BrowserContext;
@@ -95,7 +96,7 @@ describe("wallet page (step 5), in Chromium with an injected EIP-6963 wallet", f
   before(async function () {
     [, subject, service] = await hre.ethers.getSigners();
     // The test builds the page itself, from the sources under test, into a directory of its own.
-    const staticDir = await buildUi({ outDir: mkdtempSync(join(tmpdir(), "dul-ui-")), minify: false });
+    staticDir = await buildUi({ outDir: mkdtempSync(join(tmpdir(), "dul-ui-")), minify: false });
     hook = await webhook();
     gw = await startTestGateway({
       staticDir,
@@ -119,6 +120,7 @@ describe("wallet page (step 5), in Chromium with an injected EIP-6963 wallet", f
     await gw?.close();
     await hook?.close();
     if (gw) removeDir(gw.dataDir);
+    if (staticDir) removeDir(staticDir);
   });
 
   it("says so when the browser has no wallet", async function () {
@@ -154,6 +156,12 @@ describe("wallet page (step 5), in Chromium with an injected EIP-6963 wallet", f
     await visible(page.getByRole("tab", { name: "Where my data flows" }));
     expect(await page.locator(".identity").innerText()).to.contain(`${subject.address.slice(0, 6)}`);
     expect(wallet.calls).to.include.members(["eth_requestAccounts", "wallet_switchEthereumChain", "personal_sign"]);
+
+    // A reload keeps the session: no new connection prompt, no new signature.
+    const prompts = wallet.calls.filter((m) => m === "eth_requestAccounts" || m === "personal_sign").length;
+    await page.reload();
+    await visible(page.getByRole("tab", { name: "Where my data flows" }));
+    expect(wallet.calls.filter((m) => m === "eth_requestAccounts" || m === "personal_sign").length).to.equal(prompts);
   });
 
   it("lets a denied service read once the subject grants access in the page, and words a contract error", async function () {

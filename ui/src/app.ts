@@ -130,8 +130,30 @@ export class App {
     }
     discoverWallets(
       (wallets) => this.update({ wallets }),
-      () => this.update({ discovering: false }),
+      () => void this.resume().finally(() => this.update({ discovering: false })),
     );
+  }
+
+  /**
+   * After a reload: a wallet that already lets this page see its account (`eth_accounts`, no
+   * prompt) and whose session is still valid carries on where the person was.
+   */
+  private async resume(): Promise<void> {
+    const config = this.state.config;
+    if (!config) return;
+    for (const wallet of this.state.wallets) {
+      try {
+        const account = ((await wallet.provider.request({ method: "eth_accounts" })) as string[])?.[0]?.toLowerCase();
+        const session = account ? savedSession(account, config) : null;
+        if (!account || !session) continue;
+        this.watch(wallet);
+        this.update({ wallet, account, chainId: await readChainId(wallet.provider), session });
+        this.afterIdentityChange();
+        return;
+      } catch {
+        // A wallet that does not answer without a prompt is simply not resumed: the person connects it.
+      }
+    }
   }
 
   phase(): Phase {

@@ -111,13 +111,7 @@ export class Ledger {
     const kind = SIGNED_KIND[a.action];
     const [domain, nonce, now] = await Promise.all([readDomain(this.registry), this.registry.nonces(this.subject), this.chainTime()]);
     const deadline = now + SIGNATURE_LIFETIME_S;
-    const ids =
-      a.action === "grant"
-        ? { grantee: a.grantee, category: labelToId(a.category), purpose: labelToId(a.purpose), expiresAt: a.expiresAt }
-        : a.action === "setDataExpiry"
-          ? { category: labelToId(a.category), expiresAt: a.expiresAt }
-          : (({ action: _action, ...rest }) => rest)(a);
-    const message: Record<string, unknown> = { subject: this.subject, ...ids, nonce, deadline };
+    const message: Record<string, unknown> = { subject: this.subject, ...signedFields(a), nonce, deadline };
     const fields = typesFor(kind)[kind].map((f) => ({ name: f.name, value: describe(f.name, message[f.name]) }));
     onProgress({ stage: "confirm", typed: { primaryType: kind, fields } });
     const signature = await (await this.signer()).signTypedData(domain, typesFor(kind), message);
@@ -143,6 +137,22 @@ export class Ledger {
       if ((indexedBlock ?? -1) >= blockNumber || Date.now() > deadline) return;
       await sleep(250);
     }
+  }
+}
+
+/** The action's fields as its EIP-712 struct names them: labels become their on-chain ids. */
+function signedFields(a: LedgerAction): Record<string, unknown> {
+  switch (a.action) {
+    case "grant":
+      return { grantee: a.grantee, category: labelToId(a.category), purpose: labelToId(a.purpose), expiresAt: a.expiresAt };
+    case "changeExpiry":
+      return { grantId: a.grantId, expiresAt: a.expiresAt };
+    case "revoke":
+      return { grantId: a.grantId };
+    case "revokeAll":
+      return { grantee: a.grantee };
+    case "setDataExpiry":
+      return { category: labelToId(a.category), expiresAt: a.expiresAt };
   }
 }
 
