@@ -23,9 +23,6 @@ export type Rule =
   | "deletion-order-missing"
   | "deletion-receipt-missing";
 
-/** How far the gateway's clock may run ahead of the chain's before a release's stated time is doubted. */
-const CLOCK_SLACK_SECONDS = 5;
-
 export interface Violation {
   /** The log entry it is about, when one can be named. */
   index: number | null;
@@ -123,22 +120,31 @@ export async function verifyLog(input: VerifyInput): Promise<VerifyReport> {
   const timelines = new Map<string, GrantTimeline>(grantTimelines(history.events).map((t) => [t.grantId, t]));
   const firstAnchorCovering = (index: number) => history.anchors.filter((a) => a.treeSize > index).sort((x, y) => x.treeSize - y.treeSize)[0];
   let releases = 0;
+  let lastHeadBlock = 0;
   for (const entry of entries) {
     if (entry.kind !== "release") continue;
     releases += 1;
     const detail = (entry.detail ?? {}) as { decidedAt?: number; headBlock?: number };
     const t = typeof detail.decidedAt === "number" ? detail.decidedAt : Math.floor(entry.at / 1000);
     if (t < Math.floor(entry.at / 1000) - 1) flag(entry.index, "release-time", `decided at ${t}, earlier than it was logged (${Math.floor(entry.at / 1000)})`);
-    const anchor = firstAnchorCovering(entry.index);
-    if (anchor && t > anchor.anchoredAt + CLOCK_SLACK_SECONDS) flag(entry.index, "release-time", `claims time ${t}, after the anchor at ${anchor.anchoredAt} that covers it`);
+    // Block numbers order the release against the chain, whatever either clock says: the head the
+    // gateway had read must not go backwards, and must precede the anchor that covers the entry.
+    if (typeof detail.headBlock === "number") {
+      if (detail.headBlock < lastHeadBlock) flag(entry.index, "release-time", `claims head block ${detail.headBlock}, below the ${lastHeadBlock} of an earlier release`);
+      lastHeadBlock = Math.max(lastHeadBlock, detail.headBlock);
+      if (entry.grantBlock !== null && detail.headBlock < entry.grantBlock) flag(entry.index, "release-time", `claims head block ${detail.headBlock}, below its own grant's block ${entry.grantBlock}`);
+      const anchor = firstAnchorCovering(entry.index);
+      if (anchor && detail.headBlock >= anchor.blockNumber) flag(entry.index, "release-time", `claims head block ${detail.headBlock}, not before block ${anchor.blockNumber} that anchored it`);
+    }
     if (!entry.subject || !entry.grantee || !entry.category || !entry.purpose) {
       flag(entry.index, "release-without-grant", "a release entry without subject, grantee, category and purpose");
       continue;
     }
     const grantId = grantIdOf(entry.subject, entry.grantee, labelToId(entry.category), labelToId(entry.purpose)).toLowerCase();
     const timeline = timelines.get(grantId);
-    // What the decision could have known: events of earlier seconds, and of blocks up to the head it had read.
-    const counts = (e: { blockTime: number; blockNumber: number }) => e.blockTime < t || (typeof detail.headBlock === "number" && e.blockNumber <= detail.headBlock && e.blockTime <= t);
+    // What the decision could have known: the blocks up to the head it had read (bounded above); for
+    // an entry that does not say, every block of an earlier second.
+    const counts = (e: { blockTime: number; blockNumber: number }) => (typeof detail.headBlock === "number" ? e.blockNumber <= detail.headBlock : e.blockTime < t);
     const state = timeline ? grantStateAt(timeline, t, counts) : null;
     if (!state?.issued) {
       flag(entry.index, "release-without-grant", `no grant ${grantId} from ${entry.subject} to ${entry.grantee} for ${entry.category}/${entry.purpose} existed at ${t}`);
