@@ -10,24 +10,37 @@ async function getJson<T>(url: string, token?: string): Promise<T> {
   return body as T;
 }
 
-/** Signs in to a gateway with Ethereum (EIP-4361) and returns the bearer token. */
-export async function signIn(base: string, signer: Signer): Promise<string> {
+/** A refused sign-in, with the gateway's status and error body. */
+export class SignInError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: { error?: { code: string; message: string } },
+  ) {
+    super(`sign-in failed: ${status} ${body.error?.code ?? ""} ${body.error?.message ?? ""}`);
+  }
+}
+
+/**
+ * Signs in to a gateway with Ethereum (EIP-4361) and returns the bearer token. The domain and chain
+ * come from the gateway's /v1/config; `overrides` replace them (and the nonce) to test refusals.
+ */
+export async function signIn(base: string, signer: Signer, overrides: Partial<{ domain: string; chainId: number; nonce: string }> = {}): Promise<string> {
   const config = await getJson<{ domain: string; chainId: number }>(`${base}/v1/config`);
-  const { nonce } = await getJson<{ nonce: string }>(`${base}/v1/auth/nonce`);
+  const nonce = overrides.nonce ?? (await getJson<{ nonce: string }>(`${base}/v1/auth/nonce`)).nonce;
   const message = new SiweMessage({
-    domain: config.domain,
+    domain: overrides.domain ?? config.domain,
     address: await signer.getAddress(),
     statement: "Sign in to the data-use-ledger gateway",
     uri: base,
     version: "1",
-    chainId: config.chainId,
+    chainId: overrides.chainId ?? config.chainId,
     nonce,
     issuedAt: new Date().toISOString(),
   }).prepareMessage();
   const signature = await signer.signMessage(message);
   const res = await fetch(`${base}/v1/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ message, signature }) });
   const body = (await res.json()) as { token?: string; error?: { code: string; message: string } };
-  if (!body.token) throw new Error(`sign-in failed: ${res.status} ${body.error?.code ?? ""} ${body.error?.message ?? ""}`);
+  if (!body.token) throw new SignInError(res.status, body);
   return body.token;
 }
 

@@ -1,6 +1,6 @@
 import { hexlify, verifyMessage } from "ethers";
-import { checkpointNote, encodeEntry, ZERO_HASH, type AuditEntry } from "../core/auditEntry";
-import { MerkleTree } from "../core/merkleTree";
+import { checkpointNote, type AuditEntry } from "../core/auditEntry";
+import { LogReplay } from "../core/logReplay";
 import { grantIdOf, labelToId } from "../core/ids";
 import type { SignedCheckpoint } from "../server/store/types";
 import { grantStateAt, grantTimelines, type ChainHistory, type GrantTimeline } from "./history";
@@ -63,19 +63,12 @@ export async function verifyLog(input: VerifyInput): Promise<VerifyReport> {
   const flag = (index: number | null, rule: Rule, evidence: string) => violations.push({ index, rule, evidence });
 
   // 1. The sequence and its hash chain: names an entry removed, moved, inserted or edited in place.
-  const tree = new MerkleTree();
-  let prevHash = ZERO_HASH;
-  let offset = 0;
-  entries.forEach((entry, position) => {
-    if (entry.index - position !== offset) {
-      // One finding per shift, not one per entry after a removal or insertion.
-      flag(position, entry.index > position + offset ? "entry-missing" : "entry-out-of-order", `position ${position} holds entry ${entry.index}`);
-      offset = entry.index - position;
-    } else if (entry.prevHash !== prevHash) {
-      flag(position - 1, "entry-altered", `entry ${position - 1} was altered, or entry ${position} moved or inserted: entry ${position} links to ${entry.prevHash}, entry ${position - 1} hashes to ${prevHash}`);
-    }
-    prevHash = hexlify(tree.appendData(encodeEntry(entry)));
-  });
+  const replay = new LogReplay();
+  for (const entry of entries) {
+    const found = replay.push(entry);
+    if (found) flag(found.index, found.rule, found.evidence);
+  }
+  const tree = replay.tree;
   const rootAt = (size: number) => hexlify(tree.rootAt(size));
   const firstFlagged = () => violations.find((v) => v.index !== null)?.index ?? null;
 

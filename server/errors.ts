@@ -5,7 +5,7 @@ import { ERROR_CODES, type ErrorCode } from "../core/errorCodes";
  * safe to show a caller, and an optional cause kept for the logs only.
  */
 export class GatewayError extends Error {
-  override readonly name = "GatewayError";
+  override readonly name: string = "GatewayError";
   readonly status: number;
 
   constructor(

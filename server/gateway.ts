@@ -80,8 +80,8 @@ export function createGateway(deps: GatewayDeps) {
     },
     logger.child({ component: "audit" }),
   );
-  const data = new DataService({ store, keyring, accessLog, indexer, roles, eraser: deletion, payloadKey: Keyring.derive(deps.masterKey, "payload-hash") });
   const grants = new GrantService({ store, indexer, roles });
+  const data = new DataService({ store, keyring, accessLog, grants, roles, eraser: deletion, payloadKey: Keyring.derive(deps.masterKey, "payload-hash") });
   const relayer = new Relayer(registry.address, deps.signer);
   const app = createApp({
     auth,

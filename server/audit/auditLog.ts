@@ -1,7 +1,8 @@
 import { hexlify, type Signer } from "ethers";
 import type { Logger } from "pino";
 import { AuditAnchor__factory } from "../../typechain-types";
-import { checkpointNote, encodeEntry } from "../../core/auditEntry";
+import { checkpointNote } from "../../core/auditEntry";
+import { LogReplay } from "../../core/logReplay";
 import { MerkleTree } from "../../core/merkleTree";
 import { GatewayError } from "../errors";
 import type { AccessLogStore, AnchorRecord, SignedCheckpoint } from "../store/types";
@@ -53,14 +54,11 @@ export class AuditLog {
    */
   verifyStoredLog(): void {
     const total = this.store.logSize();
-    let prev = "0x" + "00".repeat(32);
+    const replay = new LogReplay(this.tree);
     for (let from = 0; from < total; from += PAGE) {
-      const entries = this.store.readLog(from, Math.min(total, from + PAGE));
-      for (const entry of entries) {
-        if (entry.index !== this.tree.size) return this.fail(`entry ${this.tree.size} is missing from the stored log`);
-        if (entry.prevHash !== prev) return this.fail(`entry ${entry.index} does not link to entry ${entry.index - 1}`);
-        const leaf = this.tree.appendData(encodeEntry(entry));
-        prev = hexlify(leaf);
+      for (const entry of this.store.readLog(from, Math.min(total, from + PAGE))) {
+        const found = replay.push(entry);
+        if (found) return this.fail(`the stored log is broken at entry ${found.index}: ${found.evidence}`);
       }
     }
     for (const checkpoint of this.store.listCheckpoints(0, Number.MAX_SAFE_INTEGER)) {

@@ -2,6 +2,7 @@ import type { Provider, Block } from "ethers";
 import type { Logger } from "pino";
 import type { IndexStore, ChainEvent, IndexCursor } from "../store/types";
 import { decodeRegistryLog } from "./registryEvents";
+import { GatewayError } from "../errors";
 
 export interface IndexerOptions {
   registryAddress: string;
@@ -25,8 +26,13 @@ export interface ChainView {
   polledAt: number;
 }
 
-export class IndexStaleError extends Error {
+/** The index cannot vouch for "now": every decision that needs it answers 503 INDEX_STALE. */
+export class IndexStaleError extends GatewayError {
   override readonly name = "IndexStaleError";
+
+  constructor(message: string) {
+    super("INDEX_STALE", message);
+  }
 }
 
 /**

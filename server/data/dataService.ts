@@ -1,14 +1,13 @@
 import { createHmac } from "node:crypto";
-import { grantIdOf, labelToId } from "../../core/ids";
+import { labelToId } from "../../core/ids";
 import { GatewayError, forbidden } from "../errors";
 import { open, pack, seal, unpack } from "../crypto/envelope";
 import type { Keyring } from "../crypto/keyring";
 import { logEntry, type AccessLog } from "../audit/accessLog";
 import type { DataStore, IndexStore, IndexedGrant } from "../store/types";
-import { IndexStaleError, type ChainView, type Indexer } from "../chain/indexer";
 import type { Roles } from "../auth/roles";
 import type { DeletionService } from "../deletion/deletionService";
-import { decide } from "../grants/decision";
+import type { GrantService } from "../grants/grantService";
 
 export interface ReleasedData {
   subject: string;
@@ -36,10 +35,10 @@ const recordAad = (subject: string, category: string) => `record:${subject}:${ca
 export class DataService {
   constructor(
     private readonly deps: {
-      store: DataStore & Pick<IndexStore, "getGrant" | "getCutoff" | "getDataExpiry">;
+      store: DataStore & Pick<IndexStore, "getDataExpiry">;
       keyring: Keyring;
       accessLog: AccessLog;
-      indexer: Pick<Indexer, "freshView" | "confirmations" | "lastView">;
+      grants: Pick<GrantService, "decide">;
       roles: Roles;
       eraser: Pick<DeletionService, "eraseOnDemand" | "now">;
       /** Keys the payload hashes in the log, so a guessable value (an email) cannot be confirmed from its hash. */
@@ -68,15 +67,7 @@ export class DataService {
    * for "now"; 404 only to a service that holds a valid grant, so existence does not leak.
    */
   async release(caller: string, subject: string, category: string, purpose: string, requestId: string): Promise<ReleasedData> {
-    const view = this.freshView();
-    const categoryId = labelToId(category).toLowerCase();
-    const purposeId = labelToId(purpose).toLowerCase();
-    const decision = decide(
-      this.deps.store,
-      { subject, grantee: caller, category: categoryId, purpose: purposeId, grantId: grantIdOf(subject, caller, categoryId, purposeId).toLowerCase() },
-      view,
-      this.deps.indexer.confirmations,
-    );
+    const decision = this.deps.grants.decide(subject, caller, category, purpose);
     if (!decision.allowed) throw new GatewayError(decision.reason!, denyMessage(decision.reason!, decision.expiresAt));
     const grant = decision.grant!;
 
@@ -98,7 +89,7 @@ export class DataService {
         grantBlock: grant.blockNumber,
         grantTx: grant.txHash,
         payloadHash: this.payloadHash(subject, category, plaintext),
-        detail: { grantId: grant.grantId, grantedAt: grant.grantedAt, validUntil: decision.expiresAt, decidedAt: Math.max(view.headTime, Math.floor(Date.now() / 1000)), headBlock: view.headNumber },
+        detail: { grantId: grant.grantId, grantedAt: grant.grantedAt, validUntil: decision.expiresAt, decidedAt: decision.decidedAt, headBlock: decision.headBlock },
       }),
     );
     return {
@@ -146,14 +137,6 @@ export class DataService {
     if (ended) throw new GatewayError("DATA_EXPIRED", `the subject's retention for ${category} has ended; it must clear or move its data expiry first`);
   }
 
-  private freshView(): ChainView {
-    try {
-      return this.deps.indexer.freshView();
-    } catch (error) {
-      if (error instanceof IndexStaleError) throw new GatewayError("INDEX_STALE", error.message, { cause: error });
-      throw error;
-    }
-  }
 }
 
 function denyMessage(reason: string, expiresAt: number | null): string {

@@ -3,6 +3,7 @@ import type { SqliteStore } from "../store/sqlite";
 import type { Keyring } from "../crypto/keyring";
 import type { AccessLogEntry } from "../store/types";
 import { logEntry } from "../audit/accessLog";
+import { decisionNow } from "../grants/decision";
 import type { ChainView } from "../chain/indexer";
 import { DeletionStore, type DeletionOrder, type EndedGrant } from "./deletionStore";
 
@@ -45,9 +46,9 @@ export class DeletionService {
     this.deletions = new DeletionStore(deps.store.db);
   }
 
-  /** The scheduler's clock: the later of the chain head's time and the wall clock, in seconds. */
+  /** The scheduler's clock: the release decision's, so data is gone exactly when access ends. */
   now(): number {
-    return Math.max(this.deps.chainView()?.headTime ?? 0, Math.floor(Date.now() / 1000));
+    return decisionNow(this.deps.chainView()?.headTime);
   }
 
   /** Deletes a category of a subject's data now (the subject's or an operator's request). */

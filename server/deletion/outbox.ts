@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import { logEntry } from "../audit/accessLog";
 import type { Signer } from "ethers";
 import type { AccessLogStore } from "../store/types";
 import type { DeletionOrder, DeletionStore } from "./deletionStore";
@@ -111,10 +112,11 @@ export class DeletionOutbox {
       error = (e as Error).message;
     }
     const now = Date.now();
-    const logged = { kind: "", requestId: `outbox:${order.id}:${order.attempts + 1}`, at: now, actor: null, subject: order.subject, grantee: order.grantee, category: order.category, purpose: order.purpose, grantBlock: null, grantTx: null, payloadHash: null };
+    const logged = (kind: string, detail: Record<string, unknown>) =>
+      logEntry({ kind, requestId: `outbox:${order.id}:${order.attempts + 1}`, at: now, subject: order.subject, grantee: order.grantee, category: order.category, purpose: order.purpose, detail });
     if (error === null) {
       if (this.deps.deletions.markDelivered(order.id, now)) {
-        this.deps.log.appendLog([{ ...logged, kind: "deletion-delivered", detail: { orderId: order.id, attempt: order.attempts + 1 } }]);
+        this.deps.log.appendLog([logged("deletion-delivered", { orderId: order.id, attempt: order.attempts + 1 })]);
       }
       return true;
     }
@@ -122,7 +124,7 @@ export class DeletionOutbox {
     const giveUp = attempts >= this.options.maxAttempts;
     const nextAttemptAt = now + this.options.baseDelayMs * 2 ** (attempts - 1);
     this.deps.deletions.markAttemptFailed(order.id, nextAttemptAt, error, giveUp);
-    this.deps.log.appendLog([{ ...logged, kind: giveUp ? "deletion-failed" : "deletion-delivery-failed", detail: { orderId: order.id, attempt: attempts, error } }]);
+    this.deps.log.appendLog([logged(giveUp ? "deletion-failed" : "deletion-delivery-failed", { orderId: order.id, attempt: attempts, error })]);
     return false;
   }
 }

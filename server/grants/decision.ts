@@ -15,6 +15,10 @@ export interface Decision {
   reason: DenyCode | null;
   /** When the grant stops (or stopped) being valid: the earlier of its expiry and the data expiry. */
   expiresAt: number | null;
+  /** The instant decided at, in seconds: see {@link decisionNow}. */
+  decidedAt: number;
+  /** The chain head the index had read when deciding: which blocks' events the decision could know. */
+  headBlock: number;
   grant: IndexedGrant | null;
   indexedBlock: number;
 }
@@ -27,20 +31,27 @@ export interface Decision {
  * - a grant counts only once its issuing block has `confirmations` blocks on top; an unconfirmed
  *   change counts only in the direction that ends access sooner (revocations count at once).
  */
+/** "Now" for every expiry the gateway enforces: the later of the chain head's time and the wall clock. */
+export function decisionNow(headTime: number | undefined, wallClockMs = Date.now()): number {
+  return Math.max(headTime ?? 0, Math.floor(wallClockMs / 1000));
+}
+
 export function decide(
   store: Pick<IndexStore, "getGrant" | "getCutoff" | "getDataExpiry">,
   query: GrantQuery,
   chain: ChainView,
   confirmations: number,
-  wallClockSeconds = Math.floor(Date.now() / 1000),
+  wallClockMs = Date.now(),
 ): Decision {
   const confirmedBlock = chain.headNumber - confirmations;
-  const now = Math.max(chain.headTime, wallClockSeconds);
+  const now = decisionNow(chain.headTime, wallClockMs);
   const deny = (reason: DenyCode, grant: IndexedGrant | null, expiresAt: number | null): Decision => ({
     allowed: false,
     reason,
     expiresAt,
     grant,
+    decidedAt: now,
+    headBlock: chain.headNumber,
     indexedBlock: chain.indexedBlock,
   });
 
@@ -65,5 +76,5 @@ export function decide(
   }
   // Half-open window [grantedAt, expiresAt): at expiresAt the grant has ended.
   if (now >= expiresAt) return deny(ending, grant, expiresAt);
-  return { allowed: true, reason: null, expiresAt, grant, indexedBlock: chain.indexedBlock };
+  return { allowed: true, reason: null, expiresAt, grant, decidedAt: now, headBlock: chain.headNumber, indexedBlock: chain.indexedBlock };
 }

@@ -1,9 +1,9 @@
 import { grantIdOf, labelToId } from "../../core/ids";
 import { GatewayError } from "../errors";
 import type { IndexStore, IndexedGrant } from "../store/types";
-import { IndexStaleError, type Indexer } from "../chain/indexer";
+import type { Indexer } from "../chain/indexer";
 import type { Roles } from "../auth/roles";
-import { decide, type Decision } from "./decision";
+import { decide, decisionNow, type Decision } from "./decision";
 
 export interface GrantListQuery {
   subject?: string;
@@ -27,7 +27,7 @@ export class GrantService {
 
   list(caller: string, query: GrantListQuery): { grants: (IndexedGrant & { status: string })[]; indexedBlock: number | null } {
     const view = this.deps.indexer.lastView();
-    const now = Math.max(view?.headTime ?? 0, Math.floor(Date.now() / 1000));
+    const now = decisionNow(view?.headTime);
     const grants = this.deps.store.listGrants({
       subject: query.subject,
       grantee: query.grantee,
@@ -52,13 +52,12 @@ export class GrantService {
     if (caller !== subject && caller !== grantee && !this.deps.roles.seesEverything(caller)) {
       throw new GatewayError("FORBIDDEN", "a grant check is for its subject, its grantee, operators and auditors");
     }
-    let view;
-    try {
-      view = this.deps.indexer.freshView();
-    } catch (error) {
-      if (error instanceof IndexStaleError) throw new GatewayError("INDEX_STALE", error.message, { cause: error });
-      throw error;
-    }
+    return this.decide(subject, grantee, category, purpose);
+  }
+
+  /** Whether `grantee` may use the subject's data of `category` for `purpose` now; throws INDEX_STALE when the index cannot say. */
+  decide(subject: string, grantee: string, category: string, purpose: string): Decision {
+    const view = this.deps.indexer.freshView();
     const categoryId = labelToId(category).toLowerCase();
     const purposeId = labelToId(purpose).toLowerCase();
     return decide(

@@ -3,10 +3,7 @@ import { GatewayError } from "../errors";
 import type { Roles } from "../auth/roles";
 import type { AuditLog } from "../audit/auditLog";
 import type { AccessLogStore } from "../store/types";
-import { schemas as s, type AnyRoute, type RouteSpec } from "./route";
-
-const route = <P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType>(spec: RouteSpec<P, Q, B>): AnyRoute =>
-  spec as unknown as AnyRoute;
+import { route, schemas as s, type AnyRoute } from "./route";
 
 const MAX_PAGE = 1000;
 const index = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
@@ -50,9 +47,10 @@ export function auditRoutes(deps: { audit: AuditLog; log: Pick<AccessLogStore, "
       responses: { 200: "{ entries, treeSize }", 400: "invalid input", 401: "not signed in" },
       handler: async ({ query, caller }) => {
         const treeSize = deps.log.logSize();
-        const to = Math.min(query.to ?? treeSize, query.from + MAX_PAGE, treeSize);
+        // `to` is where the next page starts; never below `from`, even past the end of the log.
+        const to = Math.max(query.from, Math.min(query.to ?? treeSize, query.from + MAX_PAGE, treeSize));
         const party = roles.seesEverything(caller!) ? undefined : caller!;
-        return { body: { entries: deps.log.readLog(query.from, Math.max(to, query.from), party), treeSize, to: Math.max(to, query.from) } };
+        return { body: { entries: deps.log.readLog(query.from, to, party), treeSize, to } };
       },
     }),
     route({

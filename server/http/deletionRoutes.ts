@@ -6,10 +6,7 @@ import type { DeletionStore } from "../deletion/deletionStore";
 import { ackMessage } from "../deletion/outbox";
 import { logEntry } from "../audit/accessLog";
 import type { AccessLogStore } from "../store/types";
-import { schemas as s, type AnyRoute, type RouteSpec } from "./route";
-
-const route = <P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType>(spec: RouteSpec<P, Q, B>): AnyRoute =>
-  spec as unknown as AnyRoute;
+import { route, schemas as s, type AnyRoute } from "./route";
 
 /** Services' registrations and deletion orders (step 3). */
 export function deletionRoutes(deps: { deletions: DeletionStore; roles: Roles; log: Pick<AccessLogStore, "appendLog"> }): AnyRoute[] {

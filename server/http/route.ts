@@ -28,6 +28,10 @@ export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z
 
 export type AnyRoute = RouteSpec<z.ZodType, z.ZodType, z.ZodType>;
 
+/** Declares a route: its handler is typed by its own schemas, then it joins the untyped list. */
+export const route = <P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType>(spec: RouteSpec<P, Q, B>): AnyRoute =>
+  spec as unknown as AnyRoute;
+
 function parse<T extends z.ZodType>(schema: T | undefined, value: unknown, where: string): z.infer<T> {
   if (!schema) return undefined as z.infer<T>;
   const result = schema.safeParse(value ?? {});

@@ -3,7 +3,7 @@ import type { SiweAuth } from "../auth/siwe";
 import type { DataService } from "../data/dataService";
 import type { GrantService } from "../grants/grantService";
 import type { Relayer } from "../chain/relayer";
-import { schemas as s, type AnyRoute, type RouteSpec } from "./route";
+import { route, schemas as s, type AnyRoute } from "./route";
 
 export interface RouteDeps {
   auth: Pick<SiweAuth, "newNonce" | "login">;
@@ -20,9 +20,6 @@ export interface PublicConfig {
   gatewayAddress: string;
   contracts: Record<"DataUseRegistry" | "AuditAnchor", { address: string; blockNumber: number }>;
 }
-
-const route = <P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType>(spec: RouteSpec<P, Q, B>): AnyRoute =>
-  spec as unknown as AnyRoute;
 
 const subjectCategory = z.object({ subject: s.address, category: s.label });
 const deny = { 400: "invalid input", 401: "not signed in", 403: "no valid grant (NO_GRANT, GRANT_REVOKED, GRANT_EXPIRED, DATA_EXPIRED)" };

@@ -103,13 +103,13 @@ describe("audit ledger (step 4): a verifiable access log anchored on-chain", fun
   });
 
   /** A copy of the gateway's database to tamper with, and the log read back from it. */
-  function tampered(sql: (db: Database.Database) => void): { entries: AuditEntry[]; checkpoints: ReturnType<SqliteStore["listCheckpoints"]> } {
+  function tampered(sql: (db: Database.Database, file: string) => void): { entries: AuditEntry[]; checkpoints: ReturnType<SqliteStore["listCheckpoints"]> } {
     gw.gateway.store.db.pragma("wal_checkpoint(TRUNCATE)");
     const dir = mkdtempSync(join(tmpdir(), "dul-tamper-"));
     const file = join(dir, "copy.sqlite");
     copyFileSync(join(gw.dataDir, "gateway.sqlite"), file);
     const db = new Database(file);
-    sql(db);
+    sql(db, file);
     db.close();
     const store = new SqliteStore(file);
     try {
@@ -266,23 +266,15 @@ describe("audit ledger (step 4): a verifiable access log anchored on-chain", fun
     const k = marks.releaseAnchoredAlone;
     const signer = new Wallet(hardhatKey(0));
     const origin = gw.gateway.store.latestCheckpoint()!.origin;
-    const rewritten = tampered((db) => {
-      db.prepare("UPDATE access_log SET purpose = 'dpv:Marketing' WHERE idx = ?").run(k);
-      // Re-chain everything from k so the hash chain holds, and re-sign checkpoints over the new log.
-      const rows = db.prepare("SELECT idx FROM access_log WHERE idx >= ? ORDER BY idx").all(k) as { idx: number }[];
-      let prev: Uint8Array = (db.prepare("SELECT leaf_hash FROM access_log WHERE idx = ?").get(k - 1) as { leaf_hash: Buffer }).leaf_hash;
-      for (const { idx } of rows) {
-        db.prepare("UPDATE access_log SET prev_hash = ? WHERE idx = ?").run(hexlify(prev), idx);
-        const row = db.prepare("SELECT * FROM access_log WHERE idx = ?").get(idx) as Record<string, unknown>;
-        const entry: AuditEntry = {
-          index: idx, at: row.at as number, kind: row.kind as string, requestId: row.request_id as string, actor: row.actor as string | null, subject: row.subject as string | null,
-          grantee: row.grantee as string | null, category: row.category as string | null, purpose: row.purpose as string | null, grantBlock: row.grant_block as number | null,
-          grantTx: row.grant_tx as string | null, payloadHash: row.payload_hash as string | null, detail: row.detail ? JSON.parse(row.detail as string) : null, prevHash: hexlify(prev),
-        };
-        prev = nodeHasher.leaf(encodeEntry(entry));
-        db.prepare("UPDATE access_log SET leaf_hash = ? WHERE idx = ?").run(prev, idx);
-      }
-      db.prepare("DELETE FROM checkpoints").run();
+    const rewritten = tampered((_db, file) => {
+      // Edit entry k, then append it and everything after it again through the store, which re-chains
+      // them exactly as the gateway would, and drop the checkpoints signed over the old log.
+      const store = new SqliteStore(file);
+      const tail = store.readLog(k, store.logSize());
+      store.db.prepare("DELETE FROM access_log WHERE idx >= ?").run(k);
+      store.appendLog(tail.map(({ index: _index, prevHash: _prev, ...entry }, i) => (i === 0 ? { ...entry, purpose: "dpv:Marketing" } : entry)));
+      store.db.prepare("DELETE FROM checkpoints").run();
+      store.close();
     });
     const tree = new MerkleTree();
     for (const e of rewritten.entries) tree.appendData(encodeEntry(e));

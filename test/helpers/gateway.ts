@@ -6,8 +6,8 @@ import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
 import type { Provider, Signer } from "ethers";
 import pino from "pino";
-import { SiweMessage } from "siwe";
 import { parseEnv } from "../../server/config/env";
+import { signIn } from "../../auditor/gatewayClient";
 import { createGateway, type Gateway } from "../../server/gateway";
 import { deployLedger } from "../../scripts/lib/deploy";
 import type { Deployment } from "../../core/deployment";
@@ -95,24 +95,9 @@ export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
 
-/** Signs in with Ethereum as `signer` and returns the bearer token. */
-export async function login(base: string, signer: Signer, domain: string, overrides: Partial<{ domain: string; chainId: number; nonce: string }> = {}): Promise<string> {
-  const { nonce } = (await (await fetch(`${base}/v1/auth/nonce`)).json()) as { nonce: string };
-  const message = new SiweMessage({
-    domain: overrides.domain ?? domain,
-    address: await signer.getAddress(),
-    statement: "Sign in to the data-use-ledger gateway",
-    uri: `http://${domain}`,
-    version: "1",
-    chainId: overrides.chainId ?? 31337,
-    nonce: overrides.nonce ?? nonce,
-    issuedAt: new Date().toISOString(),
-  }).prepareMessage();
-  const signature = await signer.signMessage(message);
-  const res = await fetch(`${base}/v1/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ message, signature }) });
-  const body = (await res.json()) as { token?: string; error?: { code: string } };
-  if (!body.token) throw Object.assign(new Error(`login failed: ${res.status} ${body.error?.code}`), { status: res.status, body });
-  return body.token;
+/** Signs in with Ethereum as `signer` (to the gateway's own domain unless overridden) and returns the bearer token. */
+export function login(base: string, signer: Signer, domain: string, overrides: Partial<{ domain: string; chainId: number; nonce: string }> = {}): Promise<string> {
+  return signIn(base, signer, { domain, ...overrides });
 }
 
 /** fetch with a bearer token and JSON, returning status and parsed body. */
