@@ -42,6 +42,14 @@ export const PURPOSES: readonly KnownLabel[] = [
   { label: "dpv:PersonalisedAdvertising", title: "Personalised advertising" },
 ];
 
+const ID = /^0x[0-9a-fA-F]{64}$/;
+
+/** Whether `idOrLabel` is already an id (32 bytes, hex) rather than a label. */
+export const isId = (idOrLabel: string): boolean => ID.test(idOrLabel);
+
+/** The lower-case id of a label, or of an id as given: the key the index and this catalogue use. */
+export const idOf = (idOrLabel: string): string => (isId(idOrLabel) ? idOrLabel : labelToId(idOrLabel)).toLowerCase();
+
 /** Maps ids (lower-case hex) and labels back to catalogue entries; learns labels seen at run time. */
 export class LabelBook {
   private readonly byId = new Map<string, KnownLabel>();
@@ -60,7 +68,6 @@ export class LabelBook {
 
   /** The entry for an id or a label; `null` for an id never seen. */
   lookup(idOrLabel: string): KnownLabel | null {
-    if (/^0x[0-9a-fA-F]{64}$/.test(idOrLabel)) return this.byId.get(idOrLabel.toLowerCase()) ?? null;
-    return this.byId.get(labelToId(idOrLabel).toLowerCase()) ?? { label: idOrLabel, title: idOrLabel };
+    return this.byId.get(idOf(idOrLabel)) ?? (isId(idOrLabel) ? null : { label: idOrLabel, title: idOrLabel });
   }
 }

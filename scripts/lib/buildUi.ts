@@ -36,7 +36,10 @@ export async function buildUi(options: BuildUiOptions = {}): Promise<string> {
   return outDir;
 }
 
-/** Whether `ui/dist` is missing or older than anything it is built from (the page's sources, `core/`, the ABIs). */
+/**
+ * Whether `ui/dist` is missing or older than anything it is built from: the page's sources, `core/`,
+ * the ABIs, and the one gateway module the page bundles (its other imports of `server/` are types only).
+ */
 export function uiNeedsBuild(outDir = join(root, "ui", "dist")): boolean {
   const built = join(outDir, "app.js");
   if (!existsSync(built)) return true;
@@ -47,5 +50,5 @@ export function uiNeedsBuild(outDir = join(root, "ui", "dist")): boolean {
     if (!stat.isDirectory()) return stat.mtimeMs > builtAt;
     return readdirSync(path).some((name) => name !== "dist" && newer(join(path, name)));
   };
-  return [join(root, "ui"), join(root, "core"), join(root, "typechain-types")].some(newer);
+  return [join(root, "ui"), join(root, "core"), join(root, "typechain-types"), join(root, "server", "chain", "revert.ts")].some(newer);
 }

@@ -1,8 +1,7 @@
 import { render } from "lit";
-import { LabelBook } from "../../core/labels";
-import { labelToId } from "../../core/ids";
+import { LabelBook, idOf, isId } from "../../core/labels";
 import { GatewayClient, GatewayRequestError, type AuditEntry, type Checkpoint, type DataRecord, type GrantRow, type OrderRow, type PublicConfig, type Session } from "./gateway";
-import { chainName, connectWallet, discoverWallets, readChainId, saveSession, savedSession, signIn, switchChain, type DiscoveredWallet } from "./wallet";
+import { connectWallet, discoverWallets, readChainId, saveSession, savedSession, signIn, switchChain, type DiscoveredWallet } from "./wallet";
 import { Ledger, type LedgerAction, type Progress, type SendMode } from "./ledger";
 import { explain } from "./errors";
 import { readAnchors, verifyEntry, type Verification } from "./audit";
@@ -78,9 +77,9 @@ const MODE_KEY = "dul.mode";
 
 /** The page's state and everything that changes it; views read the state and call these methods. */
 export class App {
-  readonly gateway = new GatewayClient();
-  readonly clock = new ChainClock();
-  readonly labels = new LabelBook();
+  private readonly gateway = new GatewayClient();
+  private readonly clock = new ChainClock();
+  private readonly labels = new LabelBook();
   state: State = {
     config: null,
     fatal: null,
@@ -105,6 +104,8 @@ export class App {
   private renderQueued = false;
   private refreshing: Promise<void> | null = null;
   private auditCursor = 0;
+  /** The head block the snapshot's data expiries were read at. */
+  private expiriesAt: string | null = null;
   private unsubscribeWallet: (() => void) | null = null;
 
   constructor(private readonly root: HTMLElement) {}
@@ -144,7 +145,7 @@ export class App {
     for (const wallet of this.state.wallets) {
       try {
         const account = ((await wallet.provider.request({ method: "eth_accounts" })) as string[])?.[0]?.toLowerCase();
-        const session = account ? savedSession(account, config) : null;
+        const session = account ? this.sessionOf(account) : null;
         if (!account || !session) continue;
         this.watch(wallet);
         this.update({ wallet, account, chainId: await readChainId(wallet.provider), session });
@@ -191,50 +192,32 @@ export class App {
 
   // --- wallet, chain, sign-in ---------------------------------------------------------------
 
-  async connect(wallet: DiscoveredWallet): Promise<void> {
-    this.update({ prompt: `Confirm the connection in ${wallet.info.name}…`, notice: null });
-    try {
+  connect(wallet: DiscoveredWallet): Promise<void> {
+    return this.prompted(`Confirm the connection in ${wallet.info.name}…`, "connection", async () => {
       const { account, chainId } = await connectWallet(wallet.provider);
       this.watch(wallet);
-      this.update({ wallet, account, chainId, session: this.state.config ? savedSession(account, this.state.config) : null });
-      this.afterIdentityChange();
-    } catch (error) {
-      this.update({ notice: this.explainConnect(error, "connection") });
-    } finally {
-      this.update({ prompt: null });
-    }
+      return { wallet, account, chainId, session: this.sessionOf(account) };
+    });
   }
 
   async switchChain(): Promise<void> {
     const { wallet, config } = this.state;
     if (!wallet || !config) return;
-    this.update({ prompt: `Confirm the network switch in ${wallet.info.name}…`, notice: null });
-    try {
+    return this.prompted(`Confirm the network switch in ${wallet.info.name}…`, "network switch", async () => {
       await switchChain(wallet.provider, config.chainId);
       // Some wallets switch without a chainChanged event reaching us first.
-      this.update({ chainId: await readChainId(wallet.provider) });
-      this.afterIdentityChange();
-    } catch (error) {
-      this.update({ notice: this.explainConnect(error, "network switch") });
-    } finally {
-      this.update({ prompt: null });
-    }
+      return { chainId: await readChainId(wallet.provider) };
+    });
   }
 
   async signIn(): Promise<void> {
     const { wallet, account, config } = this.state;
     if (!wallet || !account || !config) return;
-    this.update({ prompt: `Sign the message in ${wallet.info.name} to prove this address is yours. It costs nothing.`, notice: null });
-    try {
+    return this.prompted(`Sign the message in ${wallet.info.name} to prove this address is yours. It costs nothing.`, "sign-in", async () => {
       const session = await signIn(wallet.provider, account, config, this.gateway);
       saveSession(account, config, session);
-      this.update({ session });
-      this.afterIdentityChange();
-    } catch (error) {
-      this.update({ notice: this.explainConnect(error, "sign-in") });
-    } finally {
-      this.update({ prompt: null });
-    }
+      return { session };
+    });
   }
 
   signOut(): void {
@@ -244,9 +227,25 @@ export class App {
     this.afterIdentityChange();
   }
 
-  private explainConnect(error: unknown, what: string): State["notice"] {
-    const e = explain(error, localTime);
-    return e.tone === "rejected" ? { tone: "rejected", text: `You rejected the ${what} request in your wallet. Nothing happened; try again when ready.` } : { tone: "failed", text: e.text };
+  /** A request to the wallet while connecting: the page says what it waits for, and a refusal in words. */
+  private async prompted(prompt: string, what: string, run: () => Promise<Partial<State>>): Promise<void> {
+    this.update({ prompt, notice: null });
+    try {
+      this.update(await run());
+      this.afterIdentityChange();
+    } catch (error) {
+      const e = explain(error, localTime);
+      this.update({
+        notice: e.tone === "rejected" ? { tone: "rejected", text: `You rejected the ${what} request in your wallet. Nothing happened; try again when ready.` } : { tone: "failed", text: e.text },
+      });
+    } finally {
+      this.update({ prompt: null });
+    }
+  }
+
+  /** The session this tab saved for `account`, if still valid. */
+  private sessionOf(account: string): Session | null {
+    return this.state.config ? savedSession(account, this.state.config) : null;
   }
 
   private watch(wallet: DiscoveredWallet): void {
@@ -254,8 +253,7 @@ export class App {
     const onAccounts = (accounts: unknown) => {
       const account = ((accounts as string[])[0] ?? null)?.toLowerCase() ?? null;
       if (account === this.state.account) return;
-      const config = this.state.config;
-      this.update({ account, session: account && config ? savedSession(account, config) : null, snapshot: null, activity: null });
+      this.update({ account, session: account ? this.sessionOf(account) : null, snapshot: null, activity: null });
       this.afterIdentityChange();
     };
     const onChain = (chainId: unknown) => {
@@ -276,6 +274,7 @@ export class App {
     this.gateway.setToken(session?.token ?? null);
     this.ledger = null;
     this.auditCursor = 0;
+    this.expiriesAt = null;
     this.state.verifications = new Map();
     if (this.phase() !== "ready" || !wallet || !account || !config) return;
     this.ledger = new Ledger(wallet.provider, account, config, this.gateway);
@@ -305,16 +304,17 @@ export class App {
         this.gateway.orders(subject),
         this.readAudit(),
         this.gateway.checkpoint().catch(() => null),
-        ledger.chainTime(),
+        ledger.head(),
       ]);
       if (ledger !== this.ledger) return;
-      this.clock.observe(head);
+      this.clock.observe(head.timestamp);
       for (const r of records.records) this.labels.add(r.category);
-      for (const e of audit.entries) if (e.category && !e.category.startsWith("0x")) this.labels.add(e.category);
+      for (const e of audit.entries) if (e.category && !isId(e.category)) this.labels.add(e.category);
       const categoryIds = new Set([...records.records.map((r) => r.categoryId.toLowerCase()), ...grants.grants.map((g) => g.category)]);
-      const expiries = await Promise.all([...categoryIds].map(async (id) => [id, Number(await ledger.registry.dataExpiryOf(subject, id))] as const));
+      const dataExpiry = await this.readDataExpiries(ledger, subject, categoryIds, head.hash);
       if (ledger !== this.ledger) return;
       this.auditCursor = audit.cursor;
+      this.expiriesAt = head.hash;
       this.update({
         snapshot: {
           records: records.records,
@@ -324,7 +324,7 @@ export class App {
           entries: audit.entries,
           auditAvailable: audit.available,
           checkpoint,
-          dataExpiry: new Map(expiries),
+          dataExpiry,
         },
         loadError: null,
       });
@@ -336,6 +336,12 @@ export class App {
       }
       this.update({ loadError: explain(error, localTime).text });
     }
+  }
+
+  /** Data expiries change only in a new block: while the head is the one they were read at, only categories new to the page are read. */
+  private async readDataExpiries(ledger: Ledger, subject: string, ids: Set<string>, head: string | null): Promise<Map<string, number>> {
+    const known = head !== null && head === this.expiriesAt ? this.state.snapshot?.dataExpiry : undefined;
+    return new Map(await Promise.all([...ids].map(async (id) => [id, known?.get(id) ?? Number(await ledger.registry.dataExpiryOf(subject, id))] as const)));
   }
 
   /** The log is append-only: only entries after the last page read are fetched again. */
@@ -368,57 +374,61 @@ export class App {
     this.update({ mode });
   }
 
+  /** Opens an inline editor, or closes it when it is the one open (and with `null`). */
   setOpen(open: OpenEditor): void {
-    this.update({ open: this.state.open?.kind === open?.kind && this.state.open?.key === open?.key ? null : open });
+    this.update({ open: open && this.isOpen(open.kind, open.key) ? null : open });
+  }
+
+  isOpen(kind: NonNullable<OpenEditor>["kind"], key: string): boolean {
+    return this.state.open?.kind === kind && this.state.open.key === key;
   }
 
   /** A change on the registry, from the wallet or signed and relayed, as the person chose. */
-  async change(title: string, action: LedgerAction): Promise<void> {
+  change(title: string, action: LedgerAction): Promise<void> {
     const ledger = this.ledger;
-    if (!ledger || this.busy()) return;
     const via = this.state.mode;
-    this.update({ activity: { seq: ++this.activitySeq, title, via, stage: "confirm" } });
-    const progress = (p: Progress) => this.update({ activity: { ...this.state.activity!, ...p } });
-    try {
+    if (!ledger) return Promise.resolve();
+    return this.track(title, via, async (progress) => {
       const receipt = await ledger.send(action, via, (name, value) => this.describeField(name, value), progress);
-      this.update({ activity: { ...this.state.activity!, stage: "done", txHash: receipt.hash, blockNumber: receipt.blockNumber, typed: undefined }, open: null });
-      await this.refresh();
-    } catch (error) {
-      const e = explain(error, (s) => `${localTime(s)} (${utcTime(s)})`);
-      this.update({ activity: { ...this.state.activity!, stage: e.tone, message: e.text, typed: undefined } });
-    }
+      return { txHash: receipt.hash, blockNumber: receipt.blockNumber };
+    });
   }
 
-  /** A change on the gateway only (store or delete data): no wallet prompt. */
-  async gatewayChange(title: string, run: () => Promise<string>): Promise<void> {
-    if (this.busy()) return;
-    const seq = ++this.activitySeq;
-    this.update({ activity: { seq, title, via: "gateway", stage: "relaying" } });
-    try {
-      const message = await run();
-      this.update({ activity: { seq, title, via: "gateway", stage: "done", message }, open: null });
-      await this.refresh();
-    } catch (error) {
-      const e = explain(error, localTime);
-      this.update({ activity: { seq, title, via: "gateway", stage: e.tone, message: e.text } });
-    }
-  }
-
+  /** A change on the gateway only: no wallet prompt. */
   storeData(category: string, value: unknown): Promise<void> {
     const subject = this.state.account!;
-    return this.gatewayChange(`Store your ${this.categoryTitle(category)}`, async () => {
+    return this.track(`Store your ${this.categoryTitle(category)}`, "gateway", async () => {
       const { created } = await this.gateway.storeRecord(subject, category, value);
-      return created ? "Stored, encrypted at rest." : "Replaced the value stored before.";
+      return { message: created ? "Stored, encrypted at rest." : "Replaced the value stored before." };
     });
   }
 
   deleteData(category: string): Promise<void> {
     const subject = this.state.account!;
-    return this.gatewayChange(`Delete your ${this.categoryTitle(category)} now`, async () => {
+    return this.track(`Delete your ${this.categoryTitle(category)} now`, "gateway", async () => {
       const { deleted, auditIndex, orders } = await this.gateway.deleteRecord(subject, category);
       const ordered = orders.length ? ` ${orders.length} service${orders.length === 1 ? " was" : "s were"} ordered to delete their copies.` : "";
-      return `Deleted ${deleted} record${deleted === 1 ? "" : "s"}; the receipt is entry #${auditIndex} of the access log.${ordered}`;
+      return { message: `Deleted ${deleted} record${deleted === 1 ? "" : "s"}; the receipt is entry #${auditIndex} of the access log.${ordered}` };
     });
+  }
+
+  /**
+   * One change the person started, one at a time: its stages in the activity panel, how it ended in
+   * words, and the ledger read again after it.
+   */
+  private async track(title: string, via: Activity["via"], run: (progress: (p: Progress) => void) => Promise<Partial<Activity>>): Promise<void> {
+    if (this.busy()) return;
+    let activity: Activity = { seq: ++this.activitySeq, title, via, stage: via === "gateway" ? "relaying" : "confirm" };
+    const show = (patch: Partial<Activity>, also: Partial<State> = {}) => this.update({ activity: (activity = { ...activity, ...patch }), ...also });
+    show({});
+    try {
+      const outcome = await run((p) => show(p));
+      show({ ...outcome, stage: "done", typed: undefined }, { open: null });
+      await this.refresh();
+    } catch (error) {
+      const e = explain(error, (s) => `${localTime(s)} (${utcTime(s)})`);
+      show({ stage: e.tone, message: e.text, typed: undefined });
+    }
   }
 
   async verify(entry: AuditEntry): Promise<void> {
@@ -459,8 +469,7 @@ export class App {
   }
 
   dataExpiry(categoryIdOrLabel: string): number | undefined {
-    const id = categoryIdOrLabel.startsWith("0x") ? categoryIdOrLabel.toLowerCase() : labelToId(categoryIdOrLabel).toLowerCase();
-    return this.state.snapshot?.dataExpiry.get(id) || undefined;
+    return this.state.snapshot?.dataExpiry.get(idOf(categoryIdOrLabel)) || undefined;
   }
 
   /** A typed-data field in words, shown beside the wallet's own prompt. */
@@ -469,8 +478,10 @@ export class App {
     switch (name) {
       case "subject":
         return `${text} (you)`;
-      case "grantee":
-        return this.serviceName(text) ? `${this.serviceName(text)} (${text})` : text;
+      case "grantee": {
+        const service = this.serviceName(text);
+        return service ? `${service} (${text})` : text;
+      }
       case "category":
       case "purpose": {
         const known = this.labels.lookup(text);
@@ -488,13 +499,9 @@ export class App {
         return text;
     }
   }
-
-  chainName(chainId: number): string {
-    return chainName(chainId);
-  }
 }
 
-const shortId = (id: string) => (id.startsWith("0x") && id.length === 66 ? `${id.slice(0, 10)}…` : id);
+const shortId = (id: string) => (isId(id) ? `${id.slice(0, 10)}…` : id);
 
 function tabFromHash(): Tab {
   const id = window.location.hash.replace(/^#/, "");

@@ -13,7 +13,7 @@ export interface Explained {
 }
 
 /** EIP-1193 4001 (user rejected), however deep a library wrapped it. */
-export function isRejection(error: unknown): boolean {
+function isRejection(error: unknown): boolean {
   for (let e = error as Record<string, unknown> | undefined, depth = 0; e && depth < 5; depth += 1) {
     if (e.code === 4001 || e.code === "ACTION_REJECTED") return true;
     e = (e.error ?? (e.info as Record<string, unknown> | undefined)?.error ?? e.cause) as Record<string, unknown> | undefined;
@@ -22,7 +22,7 @@ export function isRejection(error: unknown): boolean {
 }
 
 /** The registry's custom error behind a failed call or relay, if it is one. */
-export function contractError(error: unknown): DecodedRevert | null {
+function contractError(error: unknown): DecodedRevert | null {
   if (error instanceof GatewayRequestError) {
     const issues = error.issues as Partial<DecodedRevert> | undefined;
     return issues?.name && issues.args ? (issues as DecodedRevert) : null;

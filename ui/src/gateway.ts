@@ -5,30 +5,20 @@ import type { AnchorRecord, IndexedGrant, SignedCheckpoint } from "../../server/
 import type { AuditEntry } from "../../core/auditEntry";
 import type { DeletionOrder, Service } from "../../server/deletion/deletionStore";
 import type { Session } from "../../server/auth/siwe";
+import type { DataService, RecordSummary } from "../../server/data/dataService";
+import type { AuditLog } from "../../server/audit/auditLog";
 
 export type { AuditEntry, PublicConfig, RelayRequest, Session };
 
-export type GrantStatus = "active" | "expired" | "revoked";
+type GrantStatus = "active" | "expired" | "revoked";
 export type GrantRow = IndexedGrant & { status: GrantStatus };
 export type ServiceRow = Pick<Service, "address" | "displayName">;
 export type OrderRow = DeletionOrder;
-
-export interface DataRecord {
-  category: string;
-  categoryId: string;
-  createdAt: number;
-  updatedAt: number;
-}
+/** A category of data held for the subject, without its value. */
+export type DataRecord = RecordSummary;
 
 /** The gateway's latest signed checkpoint of its access log, and the latest on-chain anchor it knows. */
 export type Checkpoint = SignedCheckpoint & { anchor: AnchorRecord | null };
-
-export interface InclusionProof {
-  index: number;
-  treeSize: number;
-  leafHash: string;
-  proof: string[];
-}
 
 /** An answer of the gateway other than 2xx, with its machine-readable code. */
 export class GatewayRequestError extends Error {
@@ -62,7 +52,7 @@ export class GatewayClient {
   storeRecord = (subject: string, category: string, value: unknown) =>
     this.request<{ created: boolean }>("PUT", `/v1/subjects/${subject}/data/${encodeURIComponent(category)}`, { value });
   deleteRecord = (subject: string, category: string) =>
-    this.request<{ deleted: number; auditIndex: number; orders: unknown[] }>("DELETE", `/v1/subjects/${subject}/data/${encodeURIComponent(category)}`);
+    this.request<Awaited<ReturnType<DataService["delete"]>>>("DELETE", `/v1/subjects/${subject}/data/${encodeURIComponent(category)}`);
 
   grants = (subject: string) => this.request<{ grants: GrantRow[]; indexedBlock: number | null }>("GET", `/v1/grants?subject=${subject}&status=all&limit=1000`);
   indexedBlock = (subject: string) =>
@@ -74,7 +64,7 @@ export class GatewayClient {
   /** A page of the log entries naming the caller from `from` on; `to` is where the next page starts. */
   auditEntries = (from: number) => this.request<{ entries: AuditEntry[]; treeSize: number; to: number }>("GET", `/v1/audit/entries?from=${from}`);
   checkpoint = () => this.request<Checkpoint>("GET", "/v1/audit/checkpoint");
-  inclusionProof = (index: number, treeSize: number) => this.request<InclusionProof>("GET", `/v1/audit/proof/inclusion?index=${index}&treeSize=${treeSize}`);
+  inclusionProof = (index: number, treeSize: number) => this.request<ReturnType<AuditLog["inclusionProof"]>>("GET", `/v1/audit/proof/inclusion?index=${index}&treeSize=${treeSize}`);
 
   private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
     let res: Response;

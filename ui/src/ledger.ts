@@ -62,13 +62,10 @@ export class Ledger {
     this.registry = DataUseRegistry__factory.connect(config.contracts.DataUseRegistry.address, this.provider);
   }
 
-  /** The chain head's timestamp: the registry's "now", which a local chain may have moved ahead of the wall clock. */
-  async chainTime(): Promise<number> {
-    return (await this.provider.getBlock("latest"))?.timestamp ?? Math.floor(Date.now() / 1000);
-  }
-
-  dataExpiryOf(category: string): Promise<number> {
-    return this.registry.dataExpiryOf(this.subject, labelToId(category)).then(Number);
+  /** The chain head: its hash, and its timestamp, the registry's "now", which a local chain may have moved ahead of the wall clock. */
+  async head(): Promise<{ hash: string | null; timestamp: number }> {
+    const block = await this.provider.getBlock("latest");
+    return { hash: block?.hash ?? null, timestamp: block?.timestamp ?? Math.floor(Date.now() / 1000) };
   }
 
   /**
@@ -109,8 +106,8 @@ export class Ledger {
 
   private async signAndRelay(a: LedgerAction, describe: (name: string, value: unknown) => string, onProgress: (p: Progress) => void): Promise<string> {
     const kind = SIGNED_KIND[a.action];
-    const [domain, nonce, now] = await Promise.all([readDomain(this.registry), this.registry.nonces(this.subject), this.chainTime()]);
-    const deadline = now + SIGNATURE_LIFETIME_S;
+    const [domain, nonce, head] = await Promise.all([readDomain(this.registry), this.registry.nonces(this.subject), this.head()]);
+    const deadline = head.timestamp + SIGNATURE_LIFETIME_S;
     const message: Record<string, unknown> = { subject: this.subject, ...signedFields(a), nonce, deadline };
     const fields = typesFor(kind)[kind].map((f) => ({ name: f.name, value: describe(f.name, message[f.name]) }));
     onProgress({ stage: "confirm", typed: { primaryType: kind, fields } });

@@ -1,4 +1,4 @@
-import { labelToId } from "../../core/ids";
+import { idOf } from "../../core/labels";
 import type { AuditEntry, GrantRow, OrderRow } from "./gateway";
 
 /** A grant as a person sees it now, by the chain's clock and the category's data expiry. */
@@ -50,7 +50,7 @@ export function flowEdges(grants: GrantRow[], orders: OrderRow[], entries: Audit
   const releases = new Map<string, number>();
   for (const e of entries) {
     if (e.kind !== "release" || !e.category || !e.grantee) continue;
-    const key = `${labelToId(e.category).toLowerCase()}|${e.grantee}`;
+    const key = `${idOf(e.category)}|${e.grantee}`;
     releases.set(key, (releases.get(key) ?? 0) + 1);
   }
   return [...edges.entries()].map(([key, edge]) => {

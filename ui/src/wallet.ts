@@ -110,7 +110,7 @@ export async function switchChain(provider: Eip1193Provider, chainId: number): P
  * with: that package pulls a second, CommonJS copy of ethers into the page (about 600 kB).
  * test/e2e checks the gateway accepts what this writes.
  */
-export function siweMessage(fields: { domain: string; address: string; statement: string; uri: string; chainId: number; nonce: string; issuedAt: string }): string {
+function siweMessage(fields: { domain: string; address: string; statement: string; uri: string; chainId: number; nonce: string; issuedAt: string }): string {
   return [
     `${fields.domain} wants you to sign in with your Ethereum account:`,
     getAddress(fields.address),

@@ -1,4 +1,5 @@
 import { html, nothing, type TemplateResult } from "lit";
+import type { App } from "../app";
 import { localParts, relative, utcTime, toDateInput, fromDateInput } from "../time";
 
 /** A time in the person's locale, the absolute UTC time on hover (and to screen readers via `datetime`). */
@@ -15,15 +16,20 @@ export const whenMs = (ms: number) => when(Math.floor(ms / 1000));
 export const shortAddress = (address: string) => `${address.slice(0, 6)}…${address.slice(-4)}`;
 export const shortHash = (hash: string) => `${hash.slice(0, 10)}…`;
 
+export const plural = (n: number, one: string, many = `${one}s`) => (n === 1 ? one : many);
+
 /** A service by its display name when registered, its full address on hover and for screen readers. */
-export function party(address: string, name: string | undefined): TemplateResult {
+export function party(app: App, address: string): TemplateResult {
+  const name = app.serviceName(address);
   return name
     ? html`<span class="party" title=${address}>${name}<span class="visually-hidden"> (${address})</span></span>`
     : html`<span class="party mono" title=${address}>${shortAddress(address)}</span>`;
 }
 
-/** A catalogue label in words, the label itself (or the raw id) beside it in small type. */
-export function labelled(title: string, label: string): TemplateResult {
+/** A category or purpose in words, its label (or the raw id) beside it in small type. */
+export function labelled(app: App, idOrLabel: string): TemplateResult {
+  const title = app.categoryTitle(idOrLabel);
+  const label = app.categoryLabel(idOrLabel);
   return title === label ? html`<span class="mono">${label}</span>` : html`${title} <span class="label">${label}</span>`;
 }
 
@@ -31,7 +37,7 @@ export function badge(kind: string, text: string = kind): TemplateResult {
   return html`<span class="badge badge-${kind}">${text}</span>`;
 }
 
-export const QUICK_EXPIRIES = [
+const QUICK_EXPIRIES = [
   { seconds: 3600, text: "1 hour" },
   { seconds: 86_400, text: "1 day" },
   { seconds: 30 * 86_400, text: "30 days" },
@@ -61,6 +67,35 @@ export function expiryChooser(name: string, legend: string, now: number, initial
       />
     </div>
   </fieldset>`;
+}
+
+/** Closes the inline editor that is open. */
+export const cancel = (app: App) => html`<button type="button" class="link" @click=${() => app.setOpen(null)}>Cancel</button>`;
+
+/**
+ * The row under a table row that holds its inline editor (`colspan` wide): an expiry chooser, the
+ * submit button, any further actions, Cancel, and a hint; `onExpiry` gets the chosen time.
+ */
+export function expiryEditor(
+  app: App,
+  editor: { name: string; legend: string; colspan: number; submit: string; more?: TemplateResult; hint: TemplateResult | string; onExpiry: (at: number) => void },
+): TemplateResult {
+  return html`<tr class="editor"><td colspan=${editor.colspan}>
+    <form
+      @submit=${(e: Event) => {
+        e.preventDefault();
+        const at = readExpiry(e.target as HTMLFormElement, editor.name, app.now());
+        if (at !== null) editor.onExpiry(at);
+      }}
+    >
+      ${expiryChooser(editor.name, editor.legend, app.now(), "2592000")}
+      <div class="form-actions">
+        <button type="submit" ?disabled=${app.busy()}>${editor.submit}</button>
+        ${editor.more ?? nothing} ${cancel(app)}
+      </div>
+      <p class="hint">${editor.hint}</p>
+    </form>
+  </td></tr>`;
 }
 
 /** The expiry an {@link expiryChooser} holds, in chain seconds; null when "a date" is chosen but empty. */

@@ -4,7 +4,7 @@ import { CATEGORIES } from "../../../core/labels";
 import type { App } from "../app";
 import type { DataRecord } from "../gateway";
 import { localTime } from "../time";
-import { expiryChooser, labelled, readExpiry, when, whenMs } from "./common";
+import { cancel, expiryEditor, labelled, when, whenMs } from "./common";
 import { ruleWords } from "./deletions";
 
 export function dataView(app: App): TemplateResult {
@@ -44,12 +44,11 @@ export function dataView(app: App): TemplateResult {
 function recordRows(app: App, r: DataRecord, now: number): TemplateResult {
   const title = app.categoryTitle(r.category);
   const expiry = app.dataExpiry(r.category);
-  const open = app.state.open;
-  const editing = open?.kind === "data-expiry" && open.key === r.category;
-  const confirming = open?.kind === "delete-data" && open.key === r.category;
+  const editing = app.isOpen("data-expiry", r.category);
+  const confirming = app.isOpen("delete-data", r.category);
   const busy = app.busy();
   return html`<tr data-category=${r.category}>
-      <th scope="row" data-label="Category" class="wide">${labelled(title, r.category)}</th>
+      <th scope="row" data-label="Category" class="wide">${labelled(app, r.category)}</th>
       <td data-label="Stored">${whenMs(r.createdAt)}</td>
       <td data-label="Last changed">${whenMs(r.updatedAt)}</td>
       <td data-label="Deleted on">${expiry ? when(expiry, now) : html`<span class="muted">not set</span>`}</td>
@@ -61,35 +60,28 @@ function recordRows(app: App, r: DataRecord, now: number): TemplateResult {
       </td>
     </tr>
     ${editing
-      ? html`<tr class="editor"><td colspan="5">
-          <form
-            @submit=${(e: Event) => {
-              e.preventDefault();
-              const at = readExpiry(e.target as HTMLFormElement, "dx", app.now());
-              if (at === null) return;
-              const verb = !expiry ? "Delete" : at < expiry ? "Bring forward: delete" : "Move: delete";
-              void app.change(`${verb} your ${title} on ${localTime(at)}`, { action: "setDataExpiry", category: r.category, expiresAt: at });
-            }}
-          >
-            ${expiryChooser("dx", `Delete my ${title} on`, now, "2592000")}
-            <div class="form-actions">
-              <button type="submit" ?disabled=${busy}>${expiry ? "Set new date" : "Set deletion date"}</button>
-              ${expiry
-                ? html`<button type="button" class="secondary" ?disabled=${busy}
-                    @click=${() => void app.change(`Clear the deletion date of your ${title}`, { action: "setDataExpiry", category: r.category, expiresAt: 0 })}>Clear the date</button>`
-                : nothing}
-              <button type="button" class="link" @click=${() => app.setOpen(null)}>Cancel</button>
-            </div>
-            <p class="hint">At that moment the gateway destroys the data's key, every grant on it ends, and services holding it are ordered to delete their copies.</p>
-          </form>
-        </td></tr>`
+      ? expiryEditor(app, {
+          name: "dx",
+          legend: `Delete my ${title} on`,
+          colspan: 5,
+          submit: expiry ? "Set new date" : "Set deletion date",
+          more: expiry
+            ? html`<button type="button" class="secondary" ?disabled=${busy}
+                @click=${() => void app.change(`Clear the deletion date of your ${title}`, { action: "setDataExpiry", category: r.category, expiresAt: 0 })}>Clear the date</button>`
+            : undefined,
+          hint: "At that moment the gateway destroys the data's key, every grant on it ends, and services holding it are ordered to delete their copies.",
+          onExpiry: (at) => {
+            const verb = !expiry ? "Delete" : at < expiry ? "Bring forward: delete" : "Move: delete";
+            void app.change(`${verb} your ${title} on ${localTime(at)}`, { action: "setDataExpiry", category: r.category, expiresAt: at });
+          },
+        })
       : nothing}
     ${confirming
       ? html`<tr class="editor"><td colspan="5">
           <p><strong>Delete your ${title} now?</strong> This cannot be undone. Services with a grant on it are ordered to delete their copies.</p>
           <div class="form-actions">
             <button class="danger" ?disabled=${busy} @click=${() => void app.deleteData(r.category)}>Yes, delete ${title}</button>
-            <button class="link" @click=${() => app.setOpen(null)}>Cancel</button>
+            ${cancel(app)}
           </div>
         </td></tr>`
       : nothing}`;

@@ -60,7 +60,7 @@ export function deletionsView(app: App): TemplateResult {
               const detail = (e.detail ?? {}) as { rule?: string; records?: number; expiresAt?: number };
               return html`<tr>
                 <td data-label="Deleted">${whenMs(e.at)}</td>
-                <th scope="row" data-label="Category">${labelled(app.categoryTitle(e.category ?? ""), app.categoryLabel(e.category ?? ""))}</th>
+                <th scope="row" data-label="Category">${labelled(app, e.category ?? "")}</th>
                 <td data-label="Why" class="wide">${ruleWords(detail.rule ?? "")}${detail.expiresAt ? html` (set for ${when(detail.expiresAt)})` : nothing}</td>
                 <td data-label="Records">${detail.records ?? "—"}</td>
                 <td data-label="Receipt">access log entry #${e.index}</td>
@@ -80,8 +80,8 @@ export function deletionsView(app: App): TemplateResult {
               sorted,
               (o) => o.id,
               (o) => html`<tr data-order=${o.id}>
-                <th scope="row" data-label="Service">${party(o.grantee, app.serviceName(o.grantee))}</th>
-                <td data-label="Category">${labelled(app.categoryTitle(o.category), app.categoryLabel(o.category))}</td>
+                <th scope="row" data-label="Service">${party(app, o.grantee)}</th>
+                <td data-label="Category">${labelled(app, o.category)}</td>
                 <td data-label="Purpose">${app.categoryTitle(o.purpose)}</td>
                 <td data-label="Why" class="wide">${reasonWords(o.reason)} (${when(o.endedAt)})</td>
                 <td data-label="Ordered">${whenMs(o.createdAt)}</td>

@@ -6,9 +6,9 @@ import type { App } from "../app";
 import type { GrantRow } from "../gateway";
 import { endsAt, isLive, liveStatus, type LiveStatus } from "../model";
 import { localTime } from "../time";
-import { badge, expiryChooser, labelled, party, readExpiry, when } from "./common";
+import { badge, cancel, expiryChooser, expiryEditor, labelled, party, plural, readExpiry, when } from "./common";
 
-export const STATUS_WORDS: Record<LiveStatus, string> = {
+const STATUS_WORDS: Record<LiveStatus, string> = {
   active: "active",
   expiring: "expiring soon",
   expired: "expired",
@@ -118,14 +118,12 @@ function grantRows(app: App, g: GrantRow, status: LiveStatus, now: number): Temp
   const live = isLive(status);
   const dataExpiry = app.dataExpiry(g.category);
   const end = endsAt(g, dataExpiry);
-  const open = app.state.open;
-  const editing = open?.kind === "grant-expiry" && open.key === g.grantId;
-  const name = app.serviceName(g.grantee);
-  const what = `${name ?? g.grantee}'s use of your ${app.categoryTitle(g.category)} for ${app.categoryTitle(g.purpose).toLowerCase()}`;
+  const editing = app.isOpen("grant-expiry", g.grantId);
+  const what = `${app.serviceName(g.grantee) ?? g.grantee}'s use of your ${app.categoryTitle(g.category)} for ${app.categoryTitle(g.purpose).toLowerCase()}`;
   return html`<tr class=${live ? "" : "ended"} data-grant=${g.grantId}>
-      <th scope="row" data-label="Service">${party(g.grantee, name)}</th>
-      <td data-label="Category">${labelled(app.categoryTitle(g.category), app.categoryLabel(g.category))}</td>
-      <td data-label="Purpose">${labelled(app.categoryTitle(g.purpose), app.categoryLabel(g.purpose))}</td>
+      <th scope="row" data-label="Service">${party(app, g.grantee)}</th>
+      <td data-label="Category">${labelled(app, g.category)}</td>
+      <td data-label="Purpose">${labelled(app, g.purpose)}</td>
       <td data-label="Granted">${when(g.grantedAt)}</td>
       <td data-label="Expires">
         ${status === "revoked" ? html`<span class="muted">—</span>` : when(end, live ? now : undefined)}
@@ -140,37 +138,28 @@ function grantRows(app: App, g: GrantRow, status: LiveStatus, now: number): Temp
       </td>
     </tr>
     ${editing
-      ? html`<tr class="editor"><td colspan="7">
-          <form
-            @submit=${(e: Event) => {
-              e.preventDefault();
-              const at = readExpiry(e.target as HTMLFormElement, "cx", app.now());
-              if (at === null) return;
-              void app.change(`${at > g.expiresAt ? "Extend" : "Shorten"} ${what} to ${localTime(at)}`, { action: "changeExpiry", grantId: g.grantId, expiresAt: at });
-            }}
-          >
-            ${expiryChooser("cx", "New expiry, from now", now, "2592000")}
-            <div class="form-actions">
-              <button type="submit" ?disabled=${app.busy()}>Set new expiry</button>
-              <button type="button" class="link" @click=${() => app.setOpen(null)}>Cancel</button>
-            </div>
-            <p class="hint">Currently ${localTime(g.expiresAt)}. A later time extends the grant, an earlier one shortens it.</p>
-          </form>
-        </td></tr>`
+      ? expiryEditor(app, {
+          name: "cx",
+          legend: "New expiry, from now",
+          colspan: 7,
+          submit: "Set new expiry",
+          hint: `Currently ${localTime(g.expiresAt)}. A later time extends the grant, an earlier one shortens it.`,
+          onExpiry: (at) => void app.change(`${at > g.expiresAt ? "Extend" : "Shorten"} ${what} to ${localTime(at)}`, { action: "changeExpiry", grantId: g.grantId, expiresAt: at }),
+        })
       : nothing}`;
 }
 
 function revokeAllItem(app: App, address: string, count: number): TemplateResult {
   const name = app.serviceName(address) ?? address;
-  const confirming = app.state.open?.kind === "revoke-all" && app.state.open.key === address;
+  const confirming = app.isOpen("revoke-all", address);
   return html`<li>
-    <span>${party(address, app.serviceName(address))}: ${count} active grant${count === 1 ? "" : "s"}</span>
+    <span>${party(app, address)}: ${count} active ${plural(count, "grant")}</span>
     ${confirming
       ? html`<span class="confirm">
           <button class="danger" ?disabled=${app.busy()} @click=${() => void app.change(`Revoke everything you granted ${name}`, { action: "revokeAll", grantee: address })}>
             Yes, revoke all ${count}
           </button>
-          <button class="link" @click=${() => app.setOpen(null)}>Cancel</button>
+          ${cancel(app)}
         </span>`
       : html`<button class="danger secondary" @click=${() => app.setOpen({ kind: "revoke-all", key: address })}>Revoke everything of ${name}</button>`}
   </li>`;

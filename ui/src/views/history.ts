@@ -6,7 +6,7 @@ import { party, shortAddress, shortHash, whenMs } from "./common";
 import { reasonWords, ruleWords } from "./deletions";
 
 /** An access-log entry in words. */
-export function entryWords(app: App, e: AuditEntry): string {
+function entryWords(app: App, e: AuditEntry): string {
   const cat = e.category ? `your ${app.categoryTitle(e.category)}` : "your data";
   const purpose = e.purpose ? app.categoryTitle(e.purpose).toLowerCase() : "";
   const detail = (e.detail ?? {}) as Record<string, unknown>;
@@ -66,7 +66,7 @@ function entryRow(app: App, e: AuditEntry): TemplateResult {
   const who = e.grantee ?? e.actor;
   return html`<tr class=${`kind-${e.kind}`} data-index=${e.index}>
     <td data-label="When">${whenMs(e.at)} <span class="label">#${e.index}</span></td>
-    <th scope="row" data-label="Who">${who ? (who === app.state.account ? "You" : party(who, app.serviceName(who))) : html`<span class="muted">the gateway</span>`}</th>
+    <th scope="row" data-label="Who">${who ? (who === app.state.account ? "You" : party(app, who)) : html`<span class="muted">the gateway</span>`}</th>
     <td data-label="What" class="wide">${entryWords(app, e)}</td>
     <td data-label="Under grant">${e.grantBlock !== null ? html`block ${e.grantBlock}${e.grantTx ? html` <span class="mono label" title=${e.grantTx}>${shortHash(e.grantTx)}</span>` : nothing}` : html`<span class="muted">—</span>`}</td>
     <td data-label="Proof" class="proof wide">

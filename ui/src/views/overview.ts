@@ -1,6 +1,6 @@
 import { html, svg, type TemplateResult, type SVGTemplateResult } from "lit";
-import { labelToId } from "../../../core/ids";
 import type { App } from "../app";
+import { plural } from "./common";
 import { FLOW_STATUSES, flowEdges, isLive, liveStatus, type FlowEdge, type FlowStatus } from "../model";
 
 const FLOW_WORDS: Record<FlowStatus, string> = {
@@ -20,9 +20,7 @@ const geometry = () =>
   window.matchMedia("(max-width: 600px)").matches ? { W: 360, NODE_W: 140, chars: 16, narrow: true } : { W: 640, NODE_W: 200, chars: 22, narrow: false };
 
 /** Line weight grows with the log of the number of reads, so one busy flow does not drown the others. */
-export const strokeWidth = (releases: number) => (releases === 0 ? 2 : Math.min(16, 3 + 2.5 * Math.log2(1 + releases)));
-
-const plural = (n: number, one: string, many: string) => (n === 1 ? one : many);
+const strokeWidth = (releases: number) => (releases === 0 ? 2 : Math.min(16, 3 + 2.5 * Math.log2(1 + releases)));
 
 const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
 
@@ -42,9 +40,9 @@ export function overviewView(app: App): TemplateResult {
     </div>
     <ul class="stats" aria-label="Summary">
       <li><strong>${snap.records.length}</strong> ${plural(snap.records.length, "category", "categories")} held</li>
-      <li><strong>${live.length}</strong> active ${plural(live.length, "grant", "grants")} to <strong>${services}</strong> ${plural(services, "service", "services")}</li>
-      <li><strong>${reads}</strong> ${plural(reads, "read", "reads")} logged</li>
-      <li><strong>${confirmed}</strong> of <strong>${snap.orders.length}</strong> deletion ${plural(snap.orders.length, "order", "orders")} confirmed</li>
+      <li><strong>${live.length}</strong> active ${plural(live.length, "grant")} to <strong>${services}</strong> ${plural(services, "service")}</li>
+      <li><strong>${reads}</strong> ${plural(reads, "read")} logged</li>
+      <li><strong>${confirmed}</strong> of <strong>${snap.orders.length}</strong> deletion ${plural(snap.orders.length, "order")} confirmed</li>
     </ul>
     ${edges.length === 0 && snap.records.length === 0
       ? html`<p class="empty">Nothing flows yet: the platform holds no data for you and you have granted nothing.</p>`
@@ -61,7 +59,7 @@ export function overviewView(app: App): TemplateResult {
           ${edges.map(
             (e) => html`<li class=${`flow-item flow-item-${e.status}`}>
               <span class=${`swatch flow-${e.status}`} aria-hidden="true"></span>
-              ${app.categoryTitle(e.category)} → ${app.serviceName(e.service) ?? e.service}: ${FLOW_WORDS[e.status]}, ${e.releases} read${e.releases === 1 ? "" : "s"}
+              ${app.categoryTitle(e.category)} → ${app.serviceName(e.service) ?? e.service}: ${FLOW_WORDS[e.status]}, ${e.releases} ${plural(e.releases, "read")}
             </li>`,
           )}
         </ul>`}
@@ -70,7 +68,7 @@ export function overviewView(app: App): TemplateResult {
 
 function picture(app: App, edges: FlowEdge[]): TemplateResult {
   const snap = app.state.snapshot!;
-  const categories = [...new Set([...snap.records.map((r) => labelToId(r.category).toLowerCase()), ...edges.map((e) => e.category)])].sort((a, b) =>
+  const categories = [...new Set([...snap.records.map((r) => r.categoryId.toLowerCase()), ...edges.map((e) => e.category)])].sort((a, b) =>
     app.categoryTitle(a).localeCompare(app.categoryTitle(b)),
   );
   const services = [...new Set(edges.map((e) => e.service))].sort((a, b) => (app.serviceName(a) ?? a).localeCompare(app.serviceName(b) ?? b));
@@ -92,7 +90,7 @@ function picture(app: App, edges: FlowEdge[]): TemplateResult {
       const y2 = svcY.get(e.service)!;
       const who = app.serviceName(e.service) ?? e.service;
       return svg`<path class=${`flow flow-${e.status}`} d=${`M ${x1} ${y1} C ${mid} ${y1}, ${mid} ${y2}, ${x2} ${y2}`} stroke-width=${strokeWidth(e.releases)}>
-        <title>${app.categoryTitle(e.category)} → ${who}: ${FLOW_WORDS[e.status]}, ${e.releases} reads, ${e.grants} grant${e.grants === 1 ? "" : "s"}</title>
+        <title>${app.categoryTitle(e.category)} → ${who}: ${FLOW_WORDS[e.status]}, ${e.releases} reads, ${e.grants} ${plural(e.grants, "grant")}</title>
       </path>`;
     })}
     ${categories.map((c) => node(PAD, catY.get(c)! - NODE_H / 2, NODE_W, chars, app.categoryTitle(c), app.categoryLabel(c), "category"))}

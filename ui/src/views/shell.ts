@@ -1,5 +1,5 @@
 import { html, nothing, type TemplateResult } from "lit";
-import { TABS, type App, type Tab } from "../app";
+import { TABS, type App, type Phase, type Tab } from "../app";
 import { activityPanel } from "./activity";
 import { overviewView } from "./overview";
 import { dataView } from "./data";
@@ -7,10 +7,12 @@ import { grantsView } from "./grants";
 import { historyView } from "./history";
 import { deletionsView } from "./deletions";
 import { shortAddress } from "./common";
+import { chainName } from "../wallet";
 
 /** The whole page: a header that always says where the wallet stands, then the step the person is at. */
 export function shell(app: App): TemplateResult {
   const phase = app.phase();
+  const config = app.state.config;
   return html`
     <a class="skip" href="#main">Skip to content</a>
     <header class="top">
@@ -23,11 +25,11 @@ export function shell(app: App): TemplateResult {
       </div>
       ${phase === "ready" ? identity(app) : nothing}
     </header>
-    <main id="main" tabindex="-1">${phase === "ready" ? dashboard(app) : onboarding(app)}</main>
+    <main id="main" tabindex="-1">${phase === "ready" ? dashboard(app) : onboarding(app, phase)}</main>
     <footer class="foot">
-      ${app.state.config
-        ? html`Registry <span class="mono" title=${app.state.config.contracts.DataUseRegistry.address}>${shortAddress(app.state.config.contracts.DataUseRegistry.address)}</span>
-            · chain ${app.state.config.chainId} · gateway <span class="mono" title=${app.state.config.gatewayAddress}>${shortAddress(app.state.config.gatewayAddress)}</span>
+      ${config
+        ? html`Registry <span class="mono" title=${config.contracts.DataUseRegistry.address}>${shortAddress(config.contracts.DataUseRegistry.address)}</span>
+            · chain ${config.chainId} · gateway <span class="mono" title=${config.gatewayAddress}>${shortAddress(config.gatewayAddress)}</span>
             · <a href="/openapi.json">API</a>`
         : nothing}
     </footer>
@@ -63,12 +65,12 @@ function modeChooser(app: App): TemplateResult {
 }
 
 /** No wallet, choosing one, wrong chain, signing in: one clear card each. */
-function onboarding(app: App): TemplateResult {
+function onboarding(app: App, phase: Phase): TemplateResult {
   const s = app.state;
   const notice = s.notice ? html`<p class="notice notice-${s.notice.tone}" role="alert">${s.notice.text}</p>` : nothing;
   const prompt = s.prompt ? html`<p class="notice notice-info" role="status"><span class="spinner" aria-hidden="true"></span>${s.prompt}</p>` : nothing;
   let body: TemplateResult;
-  switch (app.phase()) {
+  switch (phase) {
     case "fatal":
       body = html`<h2>The gateway is not reachable</h2><p role="alert">${s.fatal}</p><button @click=${() => window.location.reload()}>Try again</button>`;
       break;
@@ -98,9 +100,9 @@ function onboarding(app: App): TemplateResult {
       break;
     case "wrong-chain":
       body = html`<h2>Wrong network</h2>
-        <p role="alert">Your wallet is on <strong>${app.chainName(s.chainId!)}</strong>; this ledger lives on
-          <strong>${app.chainName(s.config!.chainId)}</strong> (chain id ${s.config!.chainId}).</p>
-        <button ?disabled=${!!s.prompt} @click=${() => app.switchChain()}>Switch to ${app.chainName(s.config!.chainId)}</button>`;
+        <p role="alert">Your wallet is on <strong>${chainName(s.chainId!)}</strong>; this ledger lives on
+          <strong>${chainName(s.config!.chainId)}</strong> (chain id ${s.config!.chainId}).</p>
+        <button ?disabled=${!!s.prompt} @click=${() => app.switchChain()}>Switch to ${chainName(s.config!.chainId)}</button>`;
       break;
     default:
       body = html`<h2>Sign in</h2>
