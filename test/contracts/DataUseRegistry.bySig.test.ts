@@ -2,21 +2,22 @@ import { expect } from "chai";
 import { ethers, network } from "hardhat";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
-import type { ContractTransactionResponse, TypedDataDomain } from "ethers";
+import type { TypedDataDomain } from "ethers";
 import { grantIdOf } from "../../core/ids";
 import { readDomain, type SignedActionKind, type SignedActionMessages } from "../../core/eip712";
-import type { DataUseRegistry } from "../../typechain-types";
 import { shouldBehaveLikeDataUseRegistry } from "./DataUseRegistry.behavior";
 import {
   DAY,
-  DenyReason,
   EMAIL,
   MARKETING,
   PHONE,
   bySigActions,
   expectCheck,
   registryFixture,
+  relayBySig,
   signAction,
+  validUntil,
+  type SignedActionFields,
 } from "./DataUseRegistry.helpers";
 
 async function signaturesFixture() {
@@ -31,10 +32,9 @@ const HOUR = 3_600;
 
 type Fixture = Awaited<ReturnType<typeof signaturesFixture>>;
 
-/** A subject: its address, who signs for it, and how it calls the registry itself. */
+/** A subject: its address, and how it calls the registry itself. */
 interface Subject {
   address: string;
-  signer: HardhatEthersSigner;
   /** Issues a grant by the subject's own transaction. */
   grant(grantee: string, category: string, purpose: string, expiresAt: number): Promise<unknown>;
 }
@@ -42,7 +42,6 @@ interface Subject {
 function eoaSubject(f: Fixture, signer: HardhatEthersSigner): Subject {
   return {
     address: signer.address,
-    signer,
     grant: async (...args) => (await f.registry.connect(signer).grant(...args)).wait(),
   };
 }
@@ -51,7 +50,6 @@ async function walletSubject(f: Fixture): Promise<Subject> {
   const registryAddress = await f.registry.getAddress();
   return {
     address: await f.wallet.getAddress(),
-    signer: f.walletOwner,
     grant: async (...args) =>
       (
         await f.wallet
@@ -61,24 +59,23 @@ async function walletSubject(f: Fixture): Promise<Subject> {
   };
 }
 
-type Fields<K extends SignedActionKind> = Omit<SignedActionMessages[K], "subject" | "nonce" | "deadline">;
 type AnyMessage = SignedActionMessages[SignedActionKind];
 
 interface SignedCase<K extends SignedActionKind> {
   kind: K;
   /** Puts the subject in a state where the action has an effect; returns its fields. */
-  prepare(f: Fixture, subject: Subject): Promise<Fields<K>>;
-  relay(
-    registry: DataUseRegistry,
-    message: SignedActionMessages[K],
-    signature: string,
-  ): Promise<ContractTransactionResponse>;
+  prepare(f: Fixture, subject: Subject): Promise<SignedActionFields<K>>;
   /** The event the action emits and its arguments. */
   event(f: Fixture, message: SignedActionMessages[K]): [string, unknown[]];
 }
 
-const cases: SignedCase<SignedActionKind>[] = [
-  {
+/** Types one case by its own kind, to list it among the others. */
+function signedCase<K extends SignedActionKind>(c: SignedCase<K>): SignedCase<SignedActionKind> {
+  return c as unknown as SignedCase<SignedActionKind>;
+}
+
+const cases = [
+  signedCase({
     kind: "Grant",
     prepare: async (f) => ({
       grantee: f.grantee.address,
@@ -86,70 +83,41 @@ const cases: SignedCase<SignedActionKind>[] = [
       purpose: MARKETING,
       expiresAt: BigInt((await time.latest()) + DAY),
     }),
-    relay: (registry, m, signature) => {
-      const { subject, grantee, category, purpose, expiresAt, deadline } = m as SignedActionMessages["Grant"];
-      return registry.grantBySig(subject, grantee, category, purpose, expiresAt, deadline, signature);
-    },
-    event: (_f, m) => {
-      const { subject, grantee, category, purpose, expiresAt } = m as SignedActionMessages["Grant"];
-      return ["GrantIssued", [subject, grantee, category, purpose, expiresAt]];
-    },
-  } satisfies SignedCase<"Grant"> as SignedCase<SignedActionKind>,
-  {
+    event: (_f, { subject, grantee, category, purpose, expiresAt }) => [
+      "GrantIssued",
+      [subject, grantee, category, purpose, expiresAt],
+    ],
+  }),
+  signedCase({
     kind: "ChangeExpiry",
     prepare: async (f, subject) => {
       const now = await time.latest();
       await subject.grant(f.grantee.address, EMAIL, MARKETING, now + DAY);
       return { grantId: grantIdOf(subject.address, f.grantee.address, EMAIL, MARKETING), expiresAt: BigInt(now + 2 * DAY) };
     },
-    relay: (registry, m, signature) => {
-      const { subject, grantId, expiresAt, deadline } = m as SignedActionMessages["ChangeExpiry"];
-      return registry.changeExpiryBySig(subject, grantId, expiresAt, deadline, signature);
-    },
-    event: (f, m) => {
-      const { subject, grantId, expiresAt } = m as SignedActionMessages["ChangeExpiry"];
-      return ["GrantExpiryChanged", [subject, f.grantee.address, grantId, BigInt(expiresAt) - BigInt(DAY), expiresAt]];
-    },
-  } satisfies SignedCase<"ChangeExpiry"> as SignedCase<SignedActionKind>,
-  {
+    event: (f, { subject, grantId, expiresAt }) => [
+      "GrantExpiryChanged",
+      [subject, f.grantee.address, grantId, BigInt(expiresAt) - BigInt(DAY), expiresAt],
+    ],
+  }),
+  signedCase({
     kind: "Revoke",
     prepare: async (f, subject) => {
       await subject.grant(f.grantee.address, EMAIL, MARKETING, (await time.latest()) + DAY);
       return { grantId: grantIdOf(subject.address, f.grantee.address, EMAIL, MARKETING) };
     },
-    relay: (registry, m, signature) => {
-      const { subject, grantId, deadline } = m as SignedActionMessages["Revoke"];
-      return registry.revokeBySig(subject, grantId, deadline, signature);
-    },
-    event: (f, m) => {
-      const { subject, grantId } = m as SignedActionMessages["Revoke"];
-      return ["GrantRevoked", [subject, f.grantee.address, grantId]];
-    },
-  } satisfies SignedCase<"Revoke"> as SignedCase<SignedActionKind>,
-  {
+    event: (f, { subject, grantId }) => ["GrantRevoked", [subject, f.grantee.address, grantId]],
+  }),
+  signedCase({
     kind: "RevokeAll",
     prepare: async (f) => ({ grantee: f.grantee.address }),
-    relay: (registry, m, signature) => {
-      const { subject, grantee, deadline } = m as SignedActionMessages["RevokeAll"];
-      return registry.revokeAllBySig(subject, grantee, deadline, signature);
-    },
-    event: (_f, m) => {
-      const { subject, grantee } = m as SignedActionMessages["RevokeAll"];
-      return ["AllGrantsRevoked", [subject, grantee]];
-    },
-  } satisfies SignedCase<"RevokeAll"> as SignedCase<SignedActionKind>,
-  {
+    event: (_f, { subject, grantee }) => ["AllGrantsRevoked", [subject, grantee]],
+  }),
+  signedCase({
     kind: "SetDataExpiry",
     prepare: async () => ({ category: PHONE, expiresAt: BigInt((await time.latest()) + DAY) }),
-    relay: (registry, m, signature) => {
-      const { subject, category, expiresAt, deadline } = m as SignedActionMessages["SetDataExpiry"];
-      return registry.setDataExpiryBySig(subject, category, expiresAt, deadline, signature);
-    },
-    event: (_f, m) => {
-      const { subject, category, expiresAt } = m as SignedActionMessages["SetDataExpiry"];
-      return ["DataExpirySet", [subject, category, 0, expiresAt]];
-    },
-  } satisfies SignedCase<"SetDataExpiry"> as SignedCase<SignedActionKind>,
+    event: (_f, { subject, category, expiresAt }) => ["DataExpirySet", [subject, category, 0, expiresAt]],
+  }),
 ];
 
 describe("DataUseRegistry", function () {
@@ -164,8 +132,11 @@ describe("DataUseRegistry", function () {
       f = await loadFixture(signaturesFixture);
     });
 
-    /** Prepares `c` for `subject` and builds its message with the subject's current nonce. */
-    async function messageFor(c: SignedCase<SignedActionKind>, subject: Subject) {
+    /**
+     * Prepares `c` for `subject` (the fixture's subject unless told) and builds its message with the
+     * subject's current nonce.
+     */
+    async function messageFor(c: SignedCase<SignedActionKind>, subject = eoaSubject(f, f.subject)) {
       // The deadline comes well before the expiries the cases use, so the action still has its effect then.
       const fields = await c.prepare(f, subject);
       return {
@@ -183,6 +154,31 @@ describe("DataUseRegistry", function () {
       domain: Partial<TypedDataDomain> = {},
     ): Promise<string> {
       return signAction(signer, f.registry, c.kind, message as never, domain);
+    }
+
+    /** Relays `message` and `signature` to `c`'s ...BySig function, sent by the relayer unless told. */
+    function relay(c: SignedCase<SignedActionKind>, message: AnyMessage, signature: string, sender = f.relayer) {
+      return relayBySig[c.kind](f.registry.connect(sender), message as never, signature);
+    }
+
+    /** Asserts that relaying has the action's effect: its event, with its arguments. */
+    async function expectRelayed(c: SignedCase<SignedActionKind>, message: AnyMessage, signature: string) {
+      const [event, args] = c.event(f, message);
+      await expect(relay(c, message, signature))
+        .to.emit(f.registry, event)
+        .withArgs(...args);
+    }
+
+    /** Asserts that relaying reverts: the signature is not `subject`'s (the fixture's subject unless told). */
+    async function expectInvalidSignature(
+      c: SignedCase<SignedActionKind>,
+      message: AnyMessage,
+      signature: string,
+      { subject = f.subject.address, sender = f.relayer } = {},
+    ) {
+      await expect(relay(c, message, signature, sender))
+        .to.be.revertedWithCustomError(f.registry, "DataUseRegistryInvalidSignature")
+        .withArgs(subject);
     }
 
     it("eip712Domain() is DataUseRegistry version 1 on this chain and contract", async function () {
@@ -204,15 +200,14 @@ describe("DataUseRegistry", function () {
     });
 
     it("nonces start at zero and increase by one per signed action, per subject", async function () {
-      const subject = eoaSubject(f, f.subject);
-      expect(await f.registry.nonces(subject.address)).to.equal(0);
+      expect(await f.registry.nonces(f.subject.address)).to.equal(0);
       let expected = 0n;
       for (const c of cases) {
-        const message = await messageFor(c, subject);
+        const message = await messageFor(c);
         expect(message.nonce).to.equal(expected);
-        await c.relay(f.registry.connect(f.relayer), message, await sign(c, subject.signer, message));
+        await relay(c, message, await sign(c, f.subject, message));
         expected += 1n;
-        expect(await f.registry.nonces(subject.address)).to.equal(expected);
+        expect(await f.registry.nonces(f.subject.address)).to.equal(expected);
       }
       expect(await f.registry.nonces(f.other.address)).to.equal(0);
       expect(await f.registry.nonces(f.relayer.address)).to.equal(0);
@@ -226,7 +221,7 @@ describe("DataUseRegistry", function () {
 
     it("grantBySig returns the grant's id", async function () {
       const [grantCase] = cases;
-      const message = (await messageFor(grantCase, eoaSubject(f, f.subject))) as SignedActionMessages["Grant"];
+      const message = (await messageFor(grantCase)) as SignedActionMessages["Grant"];
       const signature = await sign(grantCase, f.subject, message);
       const { subject, grantee, category, purpose, expiresAt, deadline } = message;
       expect(
@@ -239,104 +234,74 @@ describe("DataUseRegistry", function () {
     for (const c of cases) {
       describe(`${c.kind} (${c.kind.charAt(0).toLowerCase()}${c.kind.slice(1)}BySig)`, function () {
         it("relayed by a third party, acts for the subject and uses its nonce", async function () {
-          const subject = eoaSubject(f, f.subject);
-          const message = await messageFor(c, subject);
-          const signature = await sign(c, f.subject, message);
-          const [event, args] = c.event(f, message);
-          await expect(c.relay(f.registry.connect(f.relayer), message, signature))
-            .to.emit(f.registry, event)
-            .withArgs(...args);
-          expect(await f.registry.nonces(subject.address)).to.equal(message.nonce + 1n);
+          const message = await messageFor(c);
+          await expectRelayed(c, message, await sign(c, f.subject, message));
+          expect(await f.registry.nonces(f.subject.address)).to.equal(message.nonce + 1n);
         });
 
         it("rejects a signature by another account", async function () {
-          const message = await messageFor(c, eoaSubject(f, f.subject));
-          const signature = await sign(c, f.other, message);
-          await expect(c.relay(f.registry.connect(f.relayer), message, signature))
-            .to.be.revertedWithCustomError(f.registry, "DataUseRegistryInvalidSignature")
-            .withArgs(f.subject.address);
+          const message = await messageFor(c);
+          await expectInvalidSignature(c, message, await sign(c, f.other, message));
         });
 
         it("rejects a malformed signature", async function () {
-          const message = await messageFor(c, eoaSubject(f, f.subject));
+          const message = await messageFor(c);
           const signature = await sign(c, f.subject, message);
           for (const bad of ["0x", ethers.dataSlice(signature, 0, 64), ethers.ZeroHash + "00".repeat(33)]) {
-            await expect(c.relay(f.registry.connect(f.relayer), message, bad))
-              .to.be.revertedWithCustomError(f.registry, "DataUseRegistryInvalidSignature")
-              .withArgs(f.subject.address);
+            await expectInvalidSignature(c, message, bad);
           }
         });
 
         it("rejects a replay of the same signature: the nonce is consumed", async function () {
-          const message = await messageFor(c, eoaSubject(f, f.subject));
+          const message = await messageFor(c);
           const signature = await sign(c, f.subject, message);
-          await c.relay(f.registry.connect(f.relayer), message, signature);
-          await expect(c.relay(f.registry.connect(f.other), message, signature))
-            .to.be.revertedWithCustomError(f.registry, "DataUseRegistryInvalidSignature")
-            .withArgs(f.subject.address);
+          await relay(c, message, signature);
+          await expectInvalidSignature(c, message, signature, { sender: f.other });
         });
 
         it("rejects a signature made for a later nonce", async function () {
-          const message = await messageFor(c, eoaSubject(f, f.subject));
+          const message = await messageFor(c);
           const ahead = { ...message, nonce: message.nonce + 1n };
-          await expect(c.relay(f.registry.connect(f.relayer), ahead, await sign(c, f.subject, ahead)))
-            .to.be.revertedWithCustomError(f.registry, "DataUseRegistryInvalidSignature")
-            .withArgs(f.subject.address);
+          await expectInvalidSignature(c, ahead, await sign(c, f.subject, ahead));
         });
 
         it("rejects a signature relayed with another deadline", async function () {
-          const message = await messageFor(c, eoaSubject(f, f.subject));
+          const message = await messageFor(c);
           const signature = await sign(c, f.subject, message);
-          await expect(
-            c.relay(f.registry.connect(f.relayer), { ...message, deadline: BigInt(message.deadline) + 1n }, signature),
-          )
-            .to.be.revertedWithCustomError(f.registry, "DataUseRegistryInvalidSignature")
-            .withArgs(f.subject.address);
+          await expectInvalidSignature(c, { ...message, deadline: BigInt(message.deadline) + 1n }, signature);
         });
 
         it("rejects an expired deadline", async function () {
-          const message = await messageFor(c, eoaSubject(f, f.subject));
+          const message = await messageFor(c);
           const signature = await sign(c, f.subject, message);
           await time.setNextBlockTimestamp(BigInt(message.deadline) + 1n);
-          await expect(c.relay(f.registry.connect(f.relayer), message, signature))
+          await expect(relay(c, message, signature))
             .to.be.revertedWithCustomError(f.registry, "DataUseRegistryExpiredSignature")
             .withArgs(message.deadline);
         });
 
         it("accepts a deadline equal to now", async function () {
-          const message = await messageFor(c, eoaSubject(f, f.subject));
+          const message = await messageFor(c);
           const signature = await sign(c, f.subject, message);
           await time.setNextBlockTimestamp(message.deadline);
-          const [event, args] = c.event(f, message);
-          await expect(c.relay(f.registry.connect(f.relayer), message, signature))
-            .to.emit(f.registry, event)
-            .withArgs(...args);
+          await expectRelayed(c, message, signature);
         });
 
         it("rejects a signature for another chain id", async function () {
-          const message = await messageFor(c, eoaSubject(f, f.subject));
-          const signature = await sign(c, f.subject, message, { chainId: 1 });
-          await expect(c.relay(f.registry.connect(f.relayer), message, signature))
-            .to.be.revertedWithCustomError(f.registry, "DataUseRegistryInvalidSignature")
-            .withArgs(f.subject.address);
+          const message = await messageFor(c);
+          await expectInvalidSignature(c, message, await sign(c, f.subject, message, { chainId: 1 }));
         });
 
         it("rejects a signature for another registry", async function () {
-          const message = await messageFor(c, eoaSubject(f, f.subject));
-          const signature = await sign(c, f.subject, message, { verifyingContract: await f.otherRegistry.getAddress() });
-          await expect(c.relay(f.registry.connect(f.relayer), message, signature))
-            .to.be.revertedWithCustomError(f.registry, "DataUseRegistryInvalidSignature")
-            .withArgs(f.subject.address);
+          const message = await messageFor(c);
+          const verifyingContract = await f.otherRegistry.getAddress();
+          await expectInvalidSignature(c, message, await sign(c, f.subject, message, { verifyingContract }));
         });
 
         it("accepts an EIP-1271 wallet's signature made by its owner", async function () {
           const subject = await walletSubject(f);
           const message = await messageFor(c, subject);
-          const signature = await sign(c, f.walletOwner, message);
-          const [event, args] = c.event(f, message);
-          await expect(c.relay(f.registry.connect(f.relayer), message, signature))
-            .to.emit(f.registry, event)
-            .withArgs(...args);
+          await expectRelayed(c, message, await sign(c, f.walletOwner, message));
           expect(await f.registry.nonces(subject.address)).to.equal(message.nonce + 1n);
           expect(await f.registry.nonces(f.walletOwner.address)).to.equal(0);
         });
@@ -344,22 +309,14 @@ describe("DataUseRegistry", function () {
         it("rejects an EIP-1271 wallet's signature made by someone else", async function () {
           const subject = await walletSubject(f);
           const message = await messageFor(c, subject);
-          await expect(c.relay(f.registry.connect(f.relayer), message, await sign(c, f.other, message)))
-            .to.be.revertedWithCustomError(f.registry, "DataUseRegistryInvalidSignature")
-            .withArgs(subject.address);
+          await expectInvalidSignature(c, message, await sign(c, f.other, message), { subject: subject.address });
         });
 
         it("rejects what an EIP-1271 wallet rejects", async function () {
           const address = await f.rejectingWallet.getAddress();
           // The rejecting wallet cannot call the registry itself; its actions need no prior state here.
-          const message = {
-            ...(await messageFor(c, eoaSubject(f, f.subject))),
-            subject: address,
-            nonce: await f.registry.nonces(address),
-          } as AnyMessage;
-          await expect(c.relay(f.registry.connect(f.relayer), message, await sign(c, f.subject, message)))
-            .to.be.revertedWithCustomError(f.registry, "DataUseRegistryInvalidSignature")
-            .withArgs(address);
+          const message = { ...(await messageFor(c)), subject: address, nonce: await f.registry.nonces(address) };
+          await expectInvalidSignature(c, message, await sign(c, f.subject, message), { subject: address });
         });
       });
     }
@@ -368,12 +325,9 @@ describe("DataUseRegistry", function () {
       const subject = await walletSubject(f);
       const [grantCase] = cases;
       const message = (await messageFor(grantCase, subject)) as SignedActionMessages["Grant"];
-      await grantCase.relay(f.registry.connect(f.relayer), message, await sign(grantCase, f.walletOwner, message));
-      await expectCheck(f.registry, subject.address, message.grantee, message.category, message.purpose, {
-        valid: true,
-        expiresAt: message.expiresAt,
-        reason: DenyReason.None,
-      });
+      await relay(grantCase, message, await sign(grantCase, f.walletOwner, message));
+      const { grantee, category, purpose, expiresAt } = message;
+      await expectCheck(f.registry, subject.address, grantee, category, purpose, validUntil(expiresAt));
     });
   });
 });

@@ -5,10 +5,26 @@ import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signer
 import type { BigNumberish, ContractTransactionResponse, TypedDataDomain } from "ethers";
 import { labelToId } from "../../core/ids";
 import { readDomain, typesFor, type SignedActionKind, type SignedActionMessages } from "../../core/eip712";
+import { DENY_REASON_CODES, type DenyCode } from "../../core/errorCodes";
 import type { DataUseRegistry } from "../../typechain-types";
 
-/** `IDataUseRegistry.DenyReason`, as the ABI returns it. */
-export const DenyReason = { None: 0n, NoGrant: 1n, Expired: 2n, Revoked: 3n, DataExpired: 4n } as const;
+function denyReasonOf(code: DenyCode | null): bigint {
+  const index = DENY_REASON_CODES.indexOf(code);
+  if (index < 0) throw new Error(`DENY_REASON_CODES has no ${code}`);
+  return BigInt(index);
+}
+
+/**
+ * `IDataUseRegistry.DenyReason`, as the ABI returns it, read from the gateway's table in
+ * core/errorCodes: every check() asserted in these tests proves that table and the contract agree.
+ */
+export const DenyReason = {
+  None: denyReasonOf(null),
+  NoGrant: denyReasonOf("NO_GRANT"),
+  Expired: denyReasonOf("GRANT_EXPIRED"),
+  Revoked: denyReasonOf("GRANT_REVOKED"),
+  DataExpired: denyReasonOf("DATA_EXPIRED"),
+} as const;
 
 export const EMAIL = labelToId("contact.email");
 export const PHONE = labelToId("contact.phone");
@@ -32,6 +48,23 @@ export async function nextSecond(): Promise<number> {
   return t;
 }
 
+/** What `check()` answers: valid or not, until when, and why not. */
+export interface CheckAnswer {
+  valid: boolean;
+  expiresAt: BigNumberish;
+  reason: bigint;
+}
+
+/** `check()`'s answer for a grant valid until `expiresAt`. */
+export function validUntil(expiresAt: BigNumberish): CheckAnswer {
+  return { valid: true, expiresAt, reason: DenyReason.None };
+}
+
+/** `check()`'s answer for a grant not valid for `reason` (with no expiry for NoGrant and Revoked). */
+export function denied(reason: bigint, expiresAt: BigNumberish = 0): CheckAnswer {
+  return { valid: false, expiresAt, reason };
+}
+
 /** Asserts what `check()` answers at the latest block. */
 export async function expectCheck(
   registry: DataUseRegistry,
@@ -39,7 +72,7 @@ export async function expectCheck(
   grantee: string,
   category: string,
   purpose: string,
-  expected: { valid: boolean; expiresAt: BigNumberish; reason: bigint },
+  expected: CheckAnswer,
 ): Promise<void> {
   const [valid, expiresAt, reason] = await registry.check(subject, grantee, category, purpose);
   expect({ valid, expiresAt, reason }).to.deep.equal({
@@ -47,6 +80,32 @@ export async function expectCheck(
     expiresAt: BigInt(expected.expiresAt),
     reason: expected.reason,
   });
+}
+
+/** The fields of a stored grant record, as `getGrant()` returns them. */
+export interface GrantRecord {
+  grantee: string;
+  grantedAt: BigNumberish;
+  expiresAt: BigNumberish;
+}
+
+/** A grant slot never written. */
+export const NO_RECORD: GrantRecord = { grantee: ethers.ZeroAddress, grantedAt: 0, expiresAt: 0 };
+
+/** Asserts the fields given of the record `getGrant(subject, grantId)` returns. */
+export async function expectGrantRecord(
+  registry: DataUseRegistry,
+  subject: string,
+  grantId: string,
+  expected: Partial<GrantRecord>,
+): Promise<void> {
+  const record = await registry.getGrant(subject, grantId);
+  const fields = Object.keys(expected) as (keyof GrantRecord)[];
+  const actual = Object.fromEntries(fields.map((field) => [field, record[field]]));
+  const wanted = Object.fromEntries(
+    fields.map((field) => [field, field === "grantee" ? expected.grantee : BigInt(expected[field]!)]),
+  );
+  expect(actual).to.deep.equal(wanted);
 }
 
 /** Asserts that a transaction succeeded and emitted no event at all. */
@@ -75,6 +134,30 @@ export async function signAction<K extends SignedActionKind>(
 ): Promise<string> {
   return signer.signTypedData({ ...(await readDomain(registry)), ...domain }, typesFor(kind), message);
 }
+
+/** The fields of a signed action but for those every action has (subject, nonce, deadline). */
+export type SignedActionFields<K extends SignedActionKind> = Omit<
+  SignedActionMessages[K],
+  "subject" | "nonce" | "deadline"
+>;
+
+/** Relays a signed action: calls its `...BySig` function with the fields of `message`. */
+export const relayBySig: {
+  [K in SignedActionKind]: (
+    registry: DataUseRegistry,
+    message: SignedActionMessages[K],
+    signature: string,
+  ) => Promise<ContractTransactionResponse>;
+} = {
+  Grant: (registry, m, signature) =>
+    registry.grantBySig(m.subject, m.grantee, m.category, m.purpose, m.expiresAt, m.deadline, signature),
+  ChangeExpiry: (registry, m, signature) =>
+    registry.changeExpiryBySig(m.subject, m.grantId, m.expiresAt, m.deadline, signature),
+  Revoke: (registry, m, signature) => registry.revokeBySig(m.subject, m.grantId, m.deadline, signature),
+  RevokeAll: (registry, m, signature) => registry.revokeAllBySig(m.subject, m.grantee, m.deadline, signature),
+  SetDataExpiry: (registry, m, signature) =>
+    registry.setDataExpiryBySig(m.subject, m.category, m.expiresAt, m.deadline, signature),
+};
 
 /**
  * The five actions a subject takes on its grants, performed one way or another: by the subject's
@@ -117,82 +200,36 @@ export const directActions: RegistryActions = {
     registry.connect(subject).setDataExpiry(category, expiresAt),
 };
 
-/** A relayer that is neither subject nor grantee of any test. */
-async function relayerSigner(): Promise<HardhatEthersSigner> {
-  return (await ethers.getSigners())[9];
-}
-
 /**
- * The subject's next nonce, counting its signed actions still waiting in the mempool (several
- * relayed actions in one block, with automine off).
+ * Has `subject` sign `fields` as its next action, with no deadline, and a relayer that is neither
+ * subject nor grantee of any test relay it. The nonce counts the subject's signed actions still
+ * waiting in the mempool (several relayed actions in one block, with automine off).
  */
-async function pendingNonce(registry: DataUseRegistry, subject: string): Promise<bigint> {
-  return registry.nonces(subject, { blockTag: "pending" });
+async function signedAndRelayed<K extends SignedActionKind>(
+  registry: DataUseRegistry,
+  subject: HardhatEthersSigner,
+  kind: K,
+  fields: SignedActionFields<K>,
+): Promise<ContractTransactionResponse> {
+  const message = {
+    ...fields,
+    subject: subject.address,
+    nonce: await registry.nonces(subject.address, { blockTag: "pending" }),
+    deadline: ethers.MaxUint256,
+  } as SignedActionMessages[K];
+  const signature = await signAction(subject, registry, kind, message);
+  const relayer = (await ethers.getSigners())[9];
+  return relayBySig[kind](registry.connect(relayer), message, signature);
 }
-
-const DEADLINE = ethers.MaxUint256;
 
 export const bySigActions: RegistryActions = {
   description: "EIP-712 signatures relayed by a third party (...BySig)",
-  async grant(registry, subject, grantee, category, purpose, expiresAt) {
-    const nonce = await pendingNonce(registry, subject.address);
-    const signature = await signAction(subject, registry, "Grant", {
-      subject: subject.address,
-      grantee,
-      category,
-      purpose,
-      expiresAt: BigInt(expiresAt),
-      nonce,
-      deadline: DEADLINE,
-    });
-    return registry
-      .connect(await relayerSigner())
-      .grantBySig(subject.address, grantee, category, purpose, expiresAt, DEADLINE, signature);
-  },
-  async changeExpiry(registry, subject, grantId, expiresAt) {
-    const nonce = await pendingNonce(registry, subject.address);
-    const signature = await signAction(subject, registry, "ChangeExpiry", {
-      subject: subject.address,
-      grantId,
-      expiresAt: BigInt(expiresAt),
-      nonce,
-      deadline: DEADLINE,
-    });
-    return registry
-      .connect(await relayerSigner())
-      .changeExpiryBySig(subject.address, grantId, expiresAt, DEADLINE, signature);
-  },
-  async revoke(registry, subject, grantId) {
-    const nonce = await pendingNonce(registry, subject.address);
-    const signature = await signAction(subject, registry, "Revoke", {
-      subject: subject.address,
-      grantId,
-      nonce,
-      deadline: DEADLINE,
-    });
-    return registry.connect(await relayerSigner()).revokeBySig(subject.address, grantId, DEADLINE, signature);
-  },
-  async revokeAll(registry, subject, grantee) {
-    const nonce = await pendingNonce(registry, subject.address);
-    const signature = await signAction(subject, registry, "RevokeAll", {
-      subject: subject.address,
-      grantee,
-      nonce,
-      deadline: DEADLINE,
-    });
-    return registry.connect(await relayerSigner()).revokeAllBySig(subject.address, grantee, DEADLINE, signature);
-  },
-  async setDataExpiry(registry, subject, category, expiresAt) {
-    const nonce = await pendingNonce(registry, subject.address);
-    const signature = await signAction(subject, registry, "SetDataExpiry", {
-      subject: subject.address,
-      category,
-      expiresAt: BigInt(expiresAt),
-      nonce,
-      deadline: DEADLINE,
-    });
-    return registry
-      .connect(await relayerSigner())
-      .setDataExpiryBySig(subject.address, category, expiresAt, DEADLINE, signature);
-  },
+  grant: (registry, subject, grantee, category, purpose, expiresAt) =>
+    signedAndRelayed(registry, subject, "Grant", { grantee, category, purpose, expiresAt: BigInt(expiresAt) }),
+  changeExpiry: (registry, subject, grantId, expiresAt) =>
+    signedAndRelayed(registry, subject, "ChangeExpiry", { grantId, expiresAt: BigInt(expiresAt) }),
+  revoke: (registry, subject, grantId) => signedAndRelayed(registry, subject, "Revoke", { grantId }),
+  revokeAll: (registry, subject, grantee) => signedAndRelayed(registry, subject, "RevokeAll", { grantee }),
+  setDataExpiry: (registry, subject, category, expiresAt) =>
+    signedAndRelayed(registry, subject, "SetDataExpiry", { category, expiresAt: BigInt(expiresAt) }),
 };

@@ -1,5 +1,6 @@
 import { expect } from "chai";
 import hre from "hardhat";
+import { mine, takeSnapshot, time } from "@nomicfoundation/hardhat-network-helpers";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { GAS_BUDGETS, measureGas, type GasFigures } from "../../scripts/lib/measureGas";
@@ -9,23 +10,6 @@ const UPDATE_HINT = "run `npm run gas` to update the snapshot bench/gas.json";
 
 type Operation = keyof typeof GAS_BUDGETS;
 const OPERATIONS = Object.keys(GAS_BUDGETS) as Operation[];
-
-/**
- * measureGas puts the block time (expiry, deadline) and, for the relayed grant, a fresh signature
- * into these transactions' calldata. A byte of them that happens to be zero costs 4 gas instead of
- * 16, so from one run to the next these figures may move by a few multiples of 12 gas with no change
- * to the contracts (about one run in five for relayedGrant). Only that drift is tolerated.
- */
-const CALLDATA_DRIFT: Record<Operation, number> = {
-  newGrant: 3,
-  changeExpiry: 3,
-  revoke: 0,
-  batch10PerGrant: 3,
-  relayedGrant: 3,
-  revokeAll: 0,
-  anchor: 0,
-};
-const ZERO_BYTE_SAVING = 16 - 4;
 
 /**
  * `npm run coverage` (solidity-coverage) runs these tests on instrumented bytecode, compiled with the
@@ -55,6 +39,22 @@ describe("gas", function () {
     expect(Object.keys(figures).sort()).to.deep.equal([...OPERATIONS].sort());
   });
 
+  it("measures the same figures at any chain time, and leaves the chain's clock as it was", async function () {
+    const untouched = await takeSnapshot();
+    try {
+      await time.increase(12_345);
+      await mine(3);
+      const before = await time.latest();
+      expect(await measureGas(hre)).to.deep.equal(figures);
+      // The measurement's own clock (in 2098) is gone: the next block follows the one before it.
+      expect(await time.latest()).to.equal(before);
+      await mine();
+      expect(await time.latest()).to.be.within(before + 1, before + 60);
+    } finally {
+      await untouched.restore();
+    }
+  });
+
   for (const operation of OPERATIONS) {
     it(`${operation} is within its budget of ${GAS_BUDGETS[operation]}`, function () {
       expect(figures[operation]).to.be.a("number");
@@ -68,16 +68,8 @@ describe("gas", function () {
 
   for (const operation of OPERATIONS) {
     it(`${operation} equals the snapshot bench/gas.json`, function () {
-      const measured = figures[operation];
-      const recorded = snapshot[operation];
-      const message = `${operation}: measured ${measured}, snapshot ${String(recorded)}; ${UPDATE_HINT}`;
-      expect(recorded, message).to.be.a("number");
-      const diff = measured - (recorded as number);
-      if (CALLDATA_DRIFT[operation] === 0 || diff % ZERO_BYTE_SAVING !== 0) {
-        expect(measured, message).to.equal(recorded);
-      } else {
-        expect(Math.abs(diff), message).to.be.at.most(CALLDATA_DRIFT[operation] * ZERO_BYTE_SAVING);
-      }
+      const [measured, recorded] = [figures[operation], snapshot[operation]];
+      expect(measured, `${operation}: measured ${measured}, snapshot ${String(recorded)}; ${UPDATE_HINT}`).to.equal(recorded);
     });
   }
 });
