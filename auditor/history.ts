@@ -1,7 +1,8 @@
-import { Interface, type Provider } from "ethers";
+import { Interface } from "ethers";
 import { AuditAnchor__factory } from "../typechain-types";
 import type { Deployment } from "../core/deployment";
 import { decodeRegistryLog, registryInterface } from "../server/chain/registryEvents";
+import { getLogs, type RpcProvider } from "../server/chain/logs";
 import type { ChainEvent } from "../server/store/types";
 
 /** One checkpoint as AuditAnchor recorded it: the only (size, root) pairs an auditor takes from the chain. */
@@ -27,7 +28,7 @@ export interface ChainHistory {
 const anchorInterface = new Interface(AuditAnchor__factory.abi);
 
 /** Reads the registry's and the anchor's complete history with paged eth_getLogs, from deployment to head. */
-export async function readChainHistory(provider: Provider, deployment: Deployment, pageBlocks = 5000): Promise<ChainHistory> {
+export async function readChainHistory(provider: RpcProvider, deployment: Deployment, pageBlocks = 5000): Promise<ChainHistory> {
   const head = await provider.getBlock("latest");
   if (!head) throw new Error("the RPC endpoint returned no latest block");
   const registry = deployment.contracts.DataUseRegistry;
@@ -47,7 +48,7 @@ export async function readChainHistory(provider: Provider, deployment: Deploymen
   const from = Math.min(registry.blockNumber, anchor.blockNumber);
   for (let start = from; start <= head.number; start += pageBlocks) {
     const end = Math.min(head.number, start + pageBlocks - 1);
-    const logs = await provider.getLogs({ address: [registry.address, anchor.address], fromBlock: start, toBlock: end });
+    const logs = await getLogs(provider, { address: [registry.address, anchor.address], fromBlock: start, toBlock: end });
     for (const log of logs) {
       const blockTime = await timeOf(log.blockNumber);
       if (log.address.toLowerCase() === registry.address.toLowerCase()) {

@@ -1,7 +1,8 @@
 import { readFileSync, writeFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { JsonRpcProvider, Wallet } from "ethers";
+import { Wallet } from "ethers";
+import { HttpRpcProvider } from "../server/chain/rpcProvider";
 import { readDeployment, type Deployment } from "../core/deployment";
 import { readChainHistory } from "../auditor/history";
 import { verifyLog } from "../auditor/verify";
@@ -43,7 +44,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return values.help ? 0 : 2;
   }
-  const provider = new JsonRpcProvider(values.rpc ?? process.env.RPC_URL ?? "http://127.0.0.1:8545", undefined, { staticNetwork: false });
+  const provider = new HttpRpcProvider(values.rpc ?? process.env.RPC_URL ?? "http://127.0.0.1:8545", undefined, { staticNetwork: false });
   const chainId = Number((await provider.getNetwork()).chainId);
   const deploymentFile = values.deployment ?? join(process.cwd(), "deployments", `${chainId}.json`);
   if (!existsSync(deploymentFile)) throw new UsageError(`no deployment file ${deploymentFile}: pass --deployment`);

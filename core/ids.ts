@@ -1,4 +1,30 @@
-import { AbiCoder, keccak256, toUtf8Bytes } from "ethers";
+import { keccak256, toUtf8Bytes } from "ethers";
+import { createKeccak, type IHasher } from "hash-wasm";
+
+let wasmKeccak: IHasher | null = null;
+
+/**
+ * Resolves once the WebAssembly keccak is compiled. Ids are the same either way: until then, or if
+ * WebAssembly is unavailable, ethers' JavaScript keccak computes them, about ten times slower
+ * (26 µs against 2.5 µs for a grant id), which is what bounds the indexer's catch-up.
+ */
+export const keccakReady: Promise<void> = createKeccak(256).then(
+  (hasher) => void (wasmKeccak = hasher),
+  () => undefined,
+);
+
+const HEX = /^0x(?:[0-9a-fA-F]{2})*$/;
+
+/** keccak256 of 0x-prefixed hex bytes, as lower-case 0x-prefixed hex. */
+function keccakHex(hex: string): string {
+  if (!wasmKeccak) return keccak256(hex);
+  if (!HEX.test(hex)) throw new TypeError(`not hex bytes: ${hex.slice(0, 20)}`);
+  const bytes = new Uint8Array((hex.length - 2) / 2);
+  // Digit codes 48-57 → 0-9; letters, folded to lower case, 97-102 → 10-15 (checked hex above).
+  const nibble = (code: number) => (code <= 57 ? code - 48 : (code | 32) - 87);
+  for (let i = 0, j = 2; i < bytes.length; i++, j += 2) bytes[i] = (nibble(hex.charCodeAt(j)) << 4) | nibble(hex.charCodeAt(j + 1));
+  return "0x" + wasmKeccak.init().update(bytes).digest("hex");
+}
 
 const labelIds = new Map<string, string>();
 const LABEL_CACHE_LIMIT = 10_000;
@@ -19,18 +45,17 @@ export function labelToId(label: string): string {
   return id;
 }
 
-const grantIds = new Map<string, string>();
+const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
+const BYTES32 = /^0x[0-9a-fA-F]{64}$/;
 
-/** The id of a grant, as `DataUseRegistry.grantIdOf` computes it (recent ones remembered, as above). */
+/**
+ * The id of a grant, as `DataUseRegistry.grantIdOf` computes it: keccak256(abi.encode(subject,
+ * grantee, category, purpose)), four static words laid side by side (ethers' ABI coder took 136 µs
+ * for that).
+ */
 export function grantIdOf(subject: string, grantee: string, categoryId: string, purposeId: string): string {
-  const key = `${subject}|${grantee}|${categoryId}|${purposeId}`.toLowerCase();
-  let id = grantIds.get(key);
-  if (id === undefined) {
-    id = keccak256(
-      AbiCoder.defaultAbiCoder().encode(["address", "address", "bytes32", "bytes32"], [subject, grantee, categoryId, purposeId]),
-    );
-    if (grantIds.size >= LABEL_CACHE_LIMIT) grantIds.clear();
-    grantIds.set(key, id);
-  }
-  return id;
+  if (!ADDRESS.test(subject) || !ADDRESS.test(grantee)) throw new TypeError(`grantIdOf: not an address: ${ADDRESS.test(subject) ? grantee : subject}`);
+  if (!BYTES32.test(categoryId) || !BYTES32.test(purposeId)) throw new TypeError(`grantIdOf: not 32 bytes: ${BYTES32.test(categoryId) ? purposeId : categoryId}`);
+  const pad = "000000000000000000000000";
+  return keccakHex(`0x${pad}${subject.slice(2)}${pad}${grantee.slice(2)}${categoryId.slice(2)}${purposeId.slice(2)}`);
 }

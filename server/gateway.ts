@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
-import type { Provider, Signer } from "ethers";
+import type { Signer } from "ethers";
 import pino, { type Logger } from "pino";
 import type { Env } from "./config/env";
 import type { Deployment } from "../core/deployment";
@@ -9,6 +9,7 @@ import { SqliteStore } from "./store/sqlite";
 import { Keyring } from "./crypto/keyring";
 import { AccessLog } from "./audit/accessLog";
 import { Indexer } from "./chain/indexer";
+import type { RpcProvider } from "./chain/logs";
 import { Relayer } from "./chain/relayer";
 import { SiweAuth } from "./auth/siwe";
 import { TokenSigner } from "./auth/tokens";
@@ -25,7 +26,7 @@ import { auditRoutes } from "./http/auditRoutes";
 export interface GatewayDeps {
   env: Env;
   deployment: Deployment;
-  provider: Provider;
+  provider: RpcProvider;
   /** The gateway's key: relays signed actions (and, later, signs checkpoints and anchors). */
   signer: Signer;
   masterKey: Buffer;

@@ -1,8 +1,9 @@
 import { join } from "node:path";
-import { JsonRpcProvider, NonceManager, Wallet } from "ethers";
+import { NonceManager, Wallet } from "ethers";
 import { ConfigError, parseEnv, type Env } from "./config/env";
 import { readDeployment } from "../core/deployment";
 import { closeOnSignals, runGateway } from "./run";
+import { HttpRpcProvider } from "./chain/rpcProvider";
 
 /**
  * The gateway against any EVM chain: `RPC_URL`, `CHAIN_ID`, `DEPLOYMENT_FILE` (default
@@ -25,7 +26,7 @@ async function main(): Promise<void> {
     console.error(`invalid configuration:\n  CHAIN_ID: ${env.CHAIN_ID}, but the deployment file is for chain ${deployment.chainId}`);
     process.exit(2);
   }
-  const provider = new JsonRpcProvider(env.RPC_URL, env.CHAIN_ID, { staticNetwork: true, pollingInterval: env.POLL_INTERVAL_MS });
+  const provider = new HttpRpcProvider(env.RPC_URL, env.CHAIN_ID, { staticNetwork: true, pollingInterval: env.POLL_INTERVAL_MS });
   const signer = new NonceManager(new Wallet(env.GATEWAY_PRIVATE_KEY.replace(/^(0x)?/, "0x"), provider));
   const running = await runGateway(env, deployment, provider, signer);
   closeOnSignals(async () => {

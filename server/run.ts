@@ -1,6 +1,7 @@
 import type { Server } from "node:http";
 import { once } from "node:events";
-import type { Provider, Signer } from "ethers";
+import type { Signer } from "ethers";
+import type { RpcProvider } from "./chain/logs";
 import pino from "pino";
 import type { Env } from "./config/env";
 import type { Deployment } from "../core/deployment";
@@ -17,7 +18,7 @@ export interface RunningGateway {
 export async function runGateway(
   env: Env,
   deployment: Deployment,
-  provider: Provider,
+  provider: RpcProvider,
   signer: Signer,
   options: { staticDir?: string } = {},
 ): Promise<RunningGateway> {

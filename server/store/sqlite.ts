@@ -11,6 +11,7 @@ import type {
   ChainEvent,
   GrantFilter,
   IndexCursor,
+  IndexPage,
   IndexedCutoff,
   IndexedDataExpiry,
   IndexedGrant,
@@ -185,10 +186,18 @@ export class SqliteStore implements Store {
   constructor(readonly path: string) {
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path);
+    // 16 KiB pages for a new database (an existing one keeps its own): index rows of ~400 bytes
+    // are less than 1/20 of a page, where SQLite's B-trees work best; catch-up ran ~1.4x faster.
+    this.db.pragma("page_size = 16384");
     this.db.pragma("journal_mode = WAL");
     this.db.pragma("synchronous = FULL");
     this.db.pragma("secure_delete = ON");
     this.db.pragma("foreign_keys = ON");
+    // 64 MiB of page cache, and a checkpoint every 40 MiB of WAL rather than 4 MiB: index writes
+    // land all over the grants B-tree, and each checkpoint rewrites every page dirtied since the
+    // last one, so rarer checkpoints write a page once where they wrote it several times.
+    this.db.pragma("cache_size = -65536");
+    this.db.pragma("wal_autocheckpoint = 2500");
     this.db.exec(SCHEMA);
     const db = this.db;
     this.statements = {
@@ -312,12 +321,16 @@ export class SqliteStore implements Store {
     return this.statements.recentBlocks.all(limit).map((row) => ({ blockNumber: row.number, blockHash: row.hash }));
   }
 
-  applyPage(events: ChainEvent[], cursor: IndexCursor, blockHashes: IndexCursor[]): void {
+  applyPages(pages: IndexPage[]): void {
+    if (pages.length === 0) return;
     this.transaction(() => {
-      for (const event of events) {
-        if (this.statements.insertEvent.run(event).changes === 1) this.applyEvent(event);
+      for (const page of pages) {
+        for (const event of page.events) {
+          if (this.statements.insertEvent.run(event).changes === 1) this.applyEvent(event);
+        }
+        for (const block of page.blockHashes) this.statements.insertBlock.run(block.blockNumber, block.blockHash);
       }
-      for (const block of blockHashes) this.statements.insertBlock.run(block.blockNumber, block.blockHash);
+      const cursor = pages[pages.length - 1].cursor;
       this.statements.insertBlock.run(cursor.blockNumber, cursor.blockHash);
       // Reorganisations deeper than this many blocks are beyond any chain's finality.
       this.statements.pruneBlocks.run(cursor.blockNumber - 4096);

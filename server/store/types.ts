@@ -106,12 +106,19 @@ export interface AnchorRecord {
   anchoredAt: number;
 }
 
+/** Registry events read from a range of blocks, the hashes of blocks read, and the range's end. */
+export interface IndexPage {
+  events: ChainEvent[];
+  cursor: IndexCursor;
+  blockHashes: IndexCursor[];
+}
+
 export interface IndexStore {
   getCursor(): IndexCursor | null;
   /** The stored hashes of indexed blocks, newest first. */
   recentBlockHashes(limit: number): IndexCursor[];
-  /** Applies a page of events and moves the cursor, atomically. */
-  applyPage(events: ChainEvent[], cursor: IndexCursor, blockHashes: IndexCursor[]): void;
+  /** Applies pages of events in order and moves the cursor to the last page's end, atomically. */
+  applyPages(pages: IndexPage[]): void;
   /** Undoes everything indexed after `blockNumber` (a reorganisation). */
   rollbackTo(blockNumber: number): number;
   /** Forgets the whole index (a new chain behind the same RPC URL). */

@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
-import type { Provider, Signer } from "ethers";
+import type { Signer } from "ethers";
+import type { RpcProvider } from "../../server/chain/logs";
 import pino from "pino";
 import { parseEnv } from "../../server/config/env";
 import { signIn } from "../../auditor/gatewayClient";
@@ -13,7 +14,7 @@ import { deployLedger } from "../../scripts/lib/deploy";
 import type { Deployment } from "../../core/deployment";
 
 /** An ethers provider whose calls fail while `down` is set: an RPC endpoint that went away. */
-export function switchableProvider(inner: Provider): { provider: Provider; setDown(down: boolean): void } {
+export function switchableProvider<P extends RpcProvider>(inner: P): { provider: P; setDown(down: boolean): void } {
   let down = false;
   const provider = new Proxy(inner, {
     get(target, property, receiver) {

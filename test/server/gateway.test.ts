@@ -307,10 +307,10 @@ describe("gateway restart resumes its index", function () {
     await mine(5);
 
     const requested: number[] = [];
-    const originalGetLogs = hre.ethers.provider.getLogs.bind(hre.ethers.provider);
-    hre.ethers.provider.getLogs = async (filter) => {
-      requested.push(Number((filter as { fromBlock: number }).fromBlock));
-      return originalGetLogs(filter);
+    const originalSend = hre.ethers.provider.send.bind(hre.ethers.provider);
+    hre.ethers.provider.send = async (method: string, params?: unknown[]) => {
+      if (method === "eth_getLogs") requested.push(Number((params![0] as { fromBlock: string }).fromBlock));
+      return originalSend(method, params);
     };
     try {
       const second = await startTestGateway({ deployment: first.deployment, dataDir: first.dataDir });
@@ -323,7 +323,7 @@ describe("gateway restart resumes its index", function () {
         await second.close();
       }
     } finally {
-      hre.ethers.provider.getLogs = originalGetLogs;
+      hre.ethers.provider.send = originalSend;
       removeDir(first.dataDir);
     }
   });

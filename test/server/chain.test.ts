@@ -1,0 +1,314 @@
+import hre from "hardhat";
+import { expect } from "chai";
+import { createServer, type Server } from "node:http";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+import type { AddressInfo } from "node:net";
+import { AbiCoder, hexlify, keccak256, randomBytes, zeroPadValue } from "ethers";
+import pino from "pino";
+import { mine } from "@nomicfoundation/hardhat-network-helpers";
+import { DataUseRegistry__factory } from "../../typechain-types";
+import { grantIdOf, keccakReady, labelToId } from "../../core/ids";
+import { decodeRegistryLog, registryInterface } from "../../server/chain/registryEvents";
+import { Indexer } from "../../server/chain/indexer";
+import { HttpRpcProvider } from "../../server/chain/rpcProvider";
+import type { ChainLog, RpcProvider } from "../../server/chain/logs";
+import { SqliteStore } from "../../server/store/sqlite";
+import { deployLedger } from "../../scripts/lib/deploy";
+import type { Deployment } from "../../core/deployment";
+import { removeDir } from "../helpers/gateway";
+
+const randomAddress = () => hexlify(randomBytes(20));
+const randomWord = () => hexlify(randomBytes(32));
+
+describe("chain reading", function () {
+  describe("grant ids", function () {
+    it("equal keccak256(abi.encode(subject, grantee, category, purpose)) for any case of input", async function () {
+      await keccakReady;
+      for (let i = 0; i < 50; i++) {
+        const [subject, grantee, category, purpose] = [randomAddress(), randomAddress(), randomWord(), randomWord()];
+        const expected = keccak256(AbiCoder.defaultAbiCoder().encode(["address", "address", "bytes32", "bytes32"], [subject, grantee, category, purpose]));
+        expect(grantIdOf(subject, grantee, category, purpose)).to.equal(expected);
+        expect(grantIdOf(subject.toUpperCase().replace("0X", "0x"), grantee, category.toUpperCase().replace("0X", "0x"), purpose)).to.equal(expected);
+      }
+    });
+
+    it("refuse what is not an address or 32 bytes", function () {
+      expect(() => grantIdOf("0x1234", randomAddress(), randomWord(), randomWord())).to.throw(TypeError, "not an address");
+      expect(() => grantIdOf(randomAddress(), randomAddress(), "0x" + "zz".repeat(32), randomWord())).to.throw(TypeError, "not 32 bytes");
+    });
+  });
+
+  describe("registry log decoding", function () {
+    const block = { blockNumber: 7, blockHash: randomWord(), transactionHash: randomWord(), index: 3, address: randomAddress() };
+    const encode = (name: string, args: unknown[]): ChainLog => {
+      const { data, topics } = registryInterface.encodeEventLog(registryInterface.getEvent(name)!, args);
+      return { ...block, data, topics };
+    };
+
+    it("reads every registry event exactly as ethers' ABI decoder does", function () {
+      const [subject, grantee, category, purpose, grantId] = [randomAddress(), randomAddress(), randomWord(), randomWord(), randomWord()];
+      const cases: [string, unknown[]][] = [
+        ["GrantIssued", [subject, grantee, category, purpose, 2 ** 48 - 1]],
+        ["GrantExpiryChanged", [subject, grantee, grantId, 1_800_000_000, 1_900_000_000]],
+        ["GrantRevoked", [subject, grantee, grantId]],
+        ["AllGrantsRevoked", [subject, grantee]],
+        ["DataExpirySet", [subject, category, 0, 1_700_000_000]],
+      ];
+      for (const [name, args] of cases) {
+        const log = encode(name, args);
+        const parsed = registryInterface.parseLog({ topics: [...log.topics], data: log.data })!;
+        const event = decodeRegistryLog(log, 1234);
+        expect(event.subject, name).to.equal((parsed.args.subject as string).toLowerCase());
+        expect(event).to.include({ blockNumber: 7, blockHash: block.blockHash, txHash: block.transactionHash, logIndex: 3, blockTime: 1234 });
+        switch (name) {
+          case "GrantIssued":
+            expect(event).to.include({ kind: "issued", grantee: grantee.toLowerCase(), category, purpose, expiresAt: 2 ** 48 - 1 });
+            expect(event.grantId).to.equal(grantIdOf(subject, grantee, category, purpose));
+            break;
+          case "GrantExpiryChanged":
+            expect(event).to.include({ kind: "changed", grantee, grantId, previousExpiresAt: 1_800_000_000, expiresAt: 1_900_000_000 });
+            break;
+          case "GrantRevoked":
+            expect(event).to.include({ kind: "revoked", grantee, grantId });
+            break;
+          case "AllGrantsRevoked":
+            expect(event).to.include({ kind: "allRevoked", grantee });
+            break;
+          case "DataExpirySet":
+            expect(event).to.include({ kind: "dataExpiry", category, previousExpiresAt: 0, expiresAt: 1_700_000_000 });
+            break;
+        }
+      }
+    });
+
+    it("rejects unknown, truncated, padded and out-of-range logs", function () {
+      const good = encode("GrantRevoked", [randomAddress(), randomAddress(), randomWord()]);
+      expect(() => decodeRegistryLog({ ...good, topics: [randomWord(), ...good.topics.slice(1)] }, 1)).to.throw("unknown registry log");
+      expect(() => decodeRegistryLog({ ...good, topics: good.topics.slice(0, 2) }, 1)).to.throw("malformed GrantRevoked");
+      expect(() => decodeRegistryLog({ ...good, data: good.data + "00".repeat(32) }, 1)).to.throw("malformed GrantRevoked");
+      expect(() => decodeRegistryLog({ ...good, data: good.data.slice(0, -2) }, 1)).to.throw("malformed GrantRevoked");
+      const dirtyAddress = "0x01" + good.topics[1].slice(4);
+      expect(() => decodeRegistryLog({ ...good, topics: [good.topics[0], dirtyAddress, good.topics[2]] }, 1)).to.throw("high bits");
+      const issued = encode("GrantIssued", [randomAddress(), randomAddress(), randomWord(), randomWord(), 5]);
+      const tooLate = issued.data.slice(0, 2 + 128) + zeroPadValue("0x01000000000000", 32).slice(2);
+      expect(() => decodeRegistryLog({ ...issued, data: tooLate }, 1)).to.throw("uint48 word out of range");
+    });
+  });
+
+  describe("indexer paging", function () {
+    let deployment: Deployment;
+    let dir: string;
+    let store: SqliteStore;
+
+    beforeEach(async function () {
+      deployment = await deployLedger(hre);
+      dir = mkdtempSync(join(tmpdir(), "dul-indexer-"));
+      store = new SqliteStore(join(dir, "g.sqlite"));
+    });
+
+    afterEach(function () {
+      store.close();
+      removeDir(dir);
+    });
+
+    const registryOf = async () => DataUseRegistry__factory.connect(deployment.contracts.DataUseRegistry.address, (await hre.ethers.getSigners())[1]);
+
+    /** Issues `perBlock` grants in each of `blocks` blocks and returns their categories. */
+    async function grantBlocks(blocks: number, perBlock: number, prefix: string): Promise<string[]> {
+      const registry = await registryOf();
+      const [, , service] = await hre.ethers.getSigners();
+      const expiresAt = (await hre.ethers.provider.getBlock("latest"))!.timestamp + 86_400;
+      const categories: string[] = [];
+      for (let b = 0; b < blocks; b++) {
+        const batch = Array.from({ length: perBlock }, (_, i) => labelToId(`${prefix}.${b}.${i}`));
+        categories.push(...batch);
+        await (await registry.grantBatch(batch.map((category) => ({ grantee: service.address, category, purpose: labelToId("dpv:Marketing"), expiresAt })))).wait();
+      }
+      return categories.map((c) => c.toLowerCase());
+    }
+
+    function indexer(provider: RpcProvider, options: { pageBlocks: number; pageLogs?: number }): Indexer {
+      const registry = deployment.contracts.DataUseRegistry;
+      return new Indexer(
+        provider,
+        store,
+        { registryAddress: registry.address, fromBlock: registry.blockNumber, deploymentId: registry.transactionHash, pollIntervalMs: 1000, maxLagBlocks: 2, maxAgeMs: 60_000, confirmations: 0, ...options },
+        pino({ level: "silent" }),
+      );
+    }
+
+    /** The provider, recording each eth_getLogs range, and refusing those `refuse` says no to. */
+    function recordingProvider(refuse: (blocks: number) => boolean = () => false) {
+      const ranges: [number, number][] = [];
+      const inner = hre.ethers.provider;
+      const provider = new Proxy(inner, {
+        get(target, property, receiver) {
+          if (property !== "send") return Reflect.get(target, property, receiver);
+          return async (method: string, params: unknown[]) => {
+            if (method === "eth_getLogs") {
+              const { fromBlock, toBlock } = params[0] as { fromBlock: string; toBlock: string };
+              const range: [number, number] = [Number(fromBlock), Number(toBlock)];
+              if (refuse(range[1] - range[0] + 1)) throw new Error("query returned more than 10000 results");
+              ranges.push(range);
+            }
+            return target.send(method, params);
+          };
+        },
+      });
+      return { provider, ranges };
+    }
+
+    const indexedCategories = () => store.listGrants({ limit: 10_000, offset: 0 }).map((g) => g.category).sort();
+
+    it("narrows its pages where logs are dense and widens them where they are sparse", async function () {
+      const dense = await grantBlocks(80, 2, "dense");
+      await mine(300);
+      const sparse = await grantBlocks(1, 1, "sparse");
+      const { provider, ranges } = recordingProvider();
+      await indexer(provider, { pageBlocks: 1000, pageLogs: 20 }).syncOnce();
+
+      expect(indexedCategories()).to.deep.equal([...dense, ...sparse].sort());
+      // Read once each, in order, without gaps or overlaps, from the deployment block to the head.
+      const head = await hre.ethers.provider.getBlockNumber();
+      expect(ranges[0][0]).to.equal(deployment.contracts.DataUseRegistry.blockNumber);
+      expect(ranges[ranges.length - 1][1]).to.equal(head);
+      for (let i = 1; i < ranges.length; i++) expect(ranges[i][0]).to.equal(ranges[i - 1][1] + 1);
+      // The first page (64 blocks) finds 2 logs a block; 20 logs a page is then 10 blocks a page,
+      // and past the dense part empty pages double in width.
+      const sizes = ranges.map(([from, to]) => to - from + 1);
+      expect(sizes[0]).to.equal(64);
+      expect(sizes[1]).to.equal(10);
+      expect(Math.max(...sizes)).to.be.greaterThan(64);
+      expect(store.getCursor()!.blockNumber).to.equal(head);
+    });
+
+    it("halves a range the endpoint refuses, and reads it all in smaller pages", async function () {
+      const categories = await grantBlocks(7, 1, "refused");
+      const { provider, ranges } = recordingProvider((blocks) => blocks > 2);
+      await indexer(provider, { pageBlocks: 50 }).syncOnce();
+      expect(indexedCategories()).to.deep.equal([...categories].sort());
+      expect(ranges.every(([from, to]) => to - from + 1 <= 2)).to.equal(true);
+    });
+
+    it("never moves its cursor past a range it could not read", async function () {
+      await grantBlocks(3, 1, "unread");
+      const { provider } = recordingProvider(() => true);
+      await expect(indexer(provider, { pageBlocks: 50 }).syncOnce()).to.be.rejectedWith("more than 10000 results");
+      expect(store.getCursor()).to.equal(null);
+      expect(indexedCategories()).to.deep.equal([]);
+    });
+
+    it("notices a reorganisation between two pages and rebuilds from the chain that won", async function () {
+      const snapshot = await hre.network.provider.send("evm_snapshot");
+      const lost = await grantBlocks(4, 1, "lost");
+      // Pages of two blocks: the second page ends at the first lost block.
+      const secondPageEnd = deployment.contracts.DataUseRegistry.blockNumber + 3;
+      let reorganised: string[] = [];
+      let switched = false;
+      // The chain changes right after the second page's last block was read: later blocks come from another chain.
+      const provider = new Proxy(hre.ethers.provider, {
+        get(target, property, receiver) {
+          if (property !== "getBlock") return Reflect.get(target, property, receiver);
+          return async (tag: number | string) => {
+            const block = await target.getBlock(tag);
+            if (!switched && tag === secondPageEnd) {
+              switched = true;
+              await hre.network.provider.send("evm_revert", [snapshot]);
+              reorganised = await grantBlocks(5, 1, "won");
+            }
+            return block;
+          };
+        },
+      });
+      const reader = indexer(provider as unknown as RpcProvider, { pageBlocks: 2 });
+
+      await expect(reader.syncOnce()).to.be.rejectedWith("no longer follows");
+      expect(switched).to.equal(true);
+      await reader.syncOnce();
+      expect(indexedCategories()).to.deep.equal([...reorganised].sort());
+      expect(indexedCategories()).to.not.include.members(lost);
+      expect(store.getCursor()!.blockHash).to.equal((await hre.ethers.provider.getBlock("latest"))!.hash);
+    });
+  });
+
+  describe("HTTP JSON-RPC provider", function () {
+    let server: Server;
+    let url: string;
+    let respond: (body: { id: number; method: string }, res: import("node:http").ServerResponse) => void;
+
+    before(async function () {
+      server = createServer((req, res) => {
+        let body = "";
+        req.on("data", (chunk) => (body += chunk));
+        req.on("end", () => respond(JSON.parse(body), res));
+      });
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    });
+
+    after(function () {
+      server.close();
+    });
+
+    const provider = () => new HttpRpcProvider(url, 31337, { staticNetwork: true });
+
+    it("reads a large answer sent in many small chunks, whole", async function () {
+      const logs = Array.from({ length: 5000 }, (_, i) => ({ blockNumber: `0x${i.toString(16)}`, data: randomWord(), topics: [randomWord(), randomWord()], note: "é✓" }));
+      respond = (request, res) => {
+        const text = Buffer.from(JSON.stringify({ jsonrpc: "2.0", id: request.id, result: logs }));
+        res.writeHead(200, { "content-type": "application/json" });
+        for (let at = 0; at < text.length; at += 4096) res.write(text.subarray(at, at + 4096));
+        res.end();
+      };
+      const rpc = provider();
+      try {
+        // Compared as text: chai's deep equality takes seconds over 5,000 objects.
+        expect(JSON.stringify(await rpc.send("eth_getLogs", [{}]))).to.equal(JSON.stringify(logs));
+      } finally {
+        rpc.destroy();
+      }
+    });
+
+    it("reads a gzip-encoded answer", async function () {
+      respond = (request, res) => {
+        res.writeHead(200, { "content-type": "application/json", "content-encoding": "gzip" });
+        res.end(gzipSync(JSON.stringify({ jsonrpc: "2.0", id: request.id, result: "0x2a" })));
+      };
+      const rpc = provider();
+      try {
+        expect(await rpc.send("eth_blockNumber", [])).to.equal("0x2a");
+      } finally {
+        rpc.destroy();
+      }
+    });
+
+    it("asks the node every time: a new head is seen at once, not after a cache expires", async function () {
+      let head = 100;
+      respond = (request, res) => void res.writeHead(200).end(JSON.stringify({ jsonrpc: "2.0", id: request.id, result: `0x${(head++).toString(16)}` }));
+      const rpc = provider();
+      try {
+        const first = await rpc.getBlockNumber();
+        expect(await rpc.getBlockNumber()).to.equal(first + 1);
+      } finally {
+        rpc.destroy();
+      }
+    });
+
+    it("fails on an answer that is not JSON, an HTTP error and a JSON-RPC error", async function () {
+      const rpc = provider();
+      try {
+        respond = (_request, res) => void res.writeHead(200).end("<html>gateway timeout</html>");
+        await expect(rpc.send("eth_blockNumber", [])).to.be.rejectedWith("not JSON");
+        respond = (_request, res) => void res.writeHead(500).end("down");
+        await expect(rpc.send("eth_blockNumber", [])).to.be.rejected;
+        respond = (request, res) => void res.writeHead(200).end(JSON.stringify({ jsonrpc: "2.0", id: request.id, error: { code: -32005, message: "query returned more than 10000 results" } }));
+        await expect(rpc.send("eth_getLogs", [{}])).to.be.rejectedWith("more than 10000 results");
+      } finally {
+        rpc.destroy();
+      }
+    });
+  });
+});
