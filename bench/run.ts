@@ -5,15 +5,15 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "no
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import type { AddressInfo } from "node:net";
-import express from "express";
-import { JsonRpcProvider, Wallet, type Provider, type Signer } from "ethers";
+import Database from "better-sqlite3";
+import { HDNodeWallet, Wallet } from "ethers";
+import { HttpRpcProvider } from "../server/chain/rpcProvider";
+import type { RpcProvider } from "../server/chain/logs";
 import pino from "pino";
 import { time } from "@nomicfoundation/hardhat-network-helpers";
 import { TASK_NODE_CREATE_SERVER } from "hardhat/builtin-tasks/task-names";
 import { DataUseRegistry__factory } from "../typechain-types";
 import { labelToId, grantIdOf } from "../core/ids";
-import { parseEnv } from "../server/config/env";
 import { SqliteStore } from "../server/store/sqlite";
 import { Indexer } from "../server/chain/indexer";
 import { decide } from "../server/grants/decision";
@@ -25,12 +25,14 @@ import { logEntry } from "../server/audit/accessLog";
 import { deployLedger } from "../scripts/lib/deploy";
 import type { Deployment } from "../core/deployment";
 import { login, startTestGateway, synced } from "../test/helpers/gateway";
+import { signIn } from "../auditor/gatewayClient";
+import { runNodeScript, startNodeProcess } from "./lib/processes";
 
 const run = promisify(execFile);
 const RESULTS = join(__dirname, "results.json");
 
 interface Cannon {
-  requests: { average: number };
+  requests: { average: number; total: number };
   latency: { p50: number; p99: number };
   non2xx: number;
   errors: number;
@@ -46,7 +48,7 @@ async function cannon(url: string, headers: Record<string, string>, seconds: num
 const round = (n: number, digits = 1) => Number(n.toFixed(digits));
 
 /** An indexer over the bench's deployment that reads 2,000 blocks per getLogs page. */
-function benchIndexer(provider: Provider, store: SqliteStore, deployment: Deployment): Indexer {
+function benchIndexer(provider: RpcProvider, store: SqliteStore, deployment: Deployment): Indexer {
   const registry = deployment.contracts.DataUseRegistry;
   const options = { registryAddress: registry.address, fromBlock: registry.blockNumber, deploymentId: registry.transactionHash, pageBlocks: 2000 };
   return new Indexer(provider, store, { ...options, pollIntervalMs: 1000, maxLagBlocks: 2, maxAgeMs: 60_000, confirmations: 0 }, pino({ level: "silent" }));
@@ -81,7 +83,7 @@ async function benchGrantCheck(results: Record<string, unknown>, rpcUrl: string)
   const indexedPerSec = decisions / ((performance.now() - start) / 1000);
 
   // The peers' way: one eth_call of the registry's check() per decision, over JSON-RPC, 16 in flight.
-  const rpc = new JsonRpcProvider(rpcUrl, 31337, { staticNetwork: true, batchMaxCount: 1 });
+  const rpc = new HttpRpcProvider(rpcUrl, 31337, { staticNetwork: true });
   const remote = DataUseRegistry__factory.connect(deployment.contracts.DataUseRegistry.address, rpc);
   let calls = 0;
   const callStart = performance.now();
@@ -101,41 +103,78 @@ async function benchGrantCheck(results: Record<string, unknown>, rpcUrl: string)
   results.grantCheck = { indexedPerSec: Math.round(indexedPerSec), ethCallPerSec: round(ethCallPerSec), ratio: Math.round(indexedPerSec / ethCallPerSec) };
 }
 
-async function benchRelease(results: Record<string, unknown>): Promise<void> {
-  const signers = await hre.ethers.getSigners();
-  const [, subject, service, operator] = signers;
-  const gw = await startTestGateway({ operators: [operator.address], env: { RATE_LIMIT_PER_MINUTE: "100000000", POLL_INTERVAL_MS: "50" } });
+/** A Hardhat account's key (the default mnemonic), for a gateway that runs as its own process. */
+function hardhatAccountKey(index: number): string {
+  const accounts = hre.config.networks.hardhat.accounts as { mnemonic: string; path: string };
+  return HDNodeWallet.fromPhrase(accounts.mnemonic, undefined, `${accounts.path}/${index}`).privateKey;
+}
+
+/**
+ * Step 2: releases over HTTP and revocation → first 403. The gateway runs as its own process over
+ * JSON-RPC, as in production, and so does the express ceiling it is compared with; autocannon is a
+ * third process. Each is warmed up for 2 s before the measured 8 s.
+ */
+async function benchRelease(results: Record<string, unknown>, rpcUrl: string): Promise<void> {
+  const [, subject, service, operator] = await hre.ethers.getSigners();
+  const gatewayKey = hardhatAccountKey(9);
+  const dir = mkdtempSync(join(tmpdir(), "dul-release-"));
+  const deploymentFile = join(dir, "deployment.json");
+  await deployLedger(hre, { anchorers: [new Wallet(gatewayKey).address], outFile: deploymentFile });
+  const gateway = await startNodeProcess("server/index.ts", {
+    RPC_URL: rpcUrl,
+    CHAIN_ID: "31337",
+    DEPLOYMENT_FILE: deploymentFile,
+    GATEWAY_PRIVATE_KEY: gatewayKey,
+    MASTER_KEY: randomBytes(32).toString("hex"),
+    DATA_DIR: dir,
+    OPERATOR_ADDRESSES: operator.address,
+    RATE_LIMIT_PER_MINUTE: "100000000",
+    LOG_LEVEL: "warn",
+  }, "/readyz");
+  const ceiling = await startNodeProcess("bench/ceiling.ts", {});
   try {
-    const registry = DataUseRegistry__factory.connect(gw.deployment.contracts.DataUseRegistry.address, subject);
-    const category = "contact.email";
+    const deployment = JSON.parse(readFileSync(deploymentFile, "utf8")) as Deployment;
+    const registry = DataUseRegistry__factory.connect(deployment.contracts.DataUseRegistry.address, subject);
+    const s = subject.address.toLowerCase();
     const purpose = "dpv:ServiceProvision";
-    const operatorToken = await login(gw.url, operator, gw.gateway.domain);
-    const serviceToken = await login(gw.url, service, gw.gateway.domain);
-    const path = `/v1/subjects/${subject.address.toLowerCase()}/data/${category}`;
-    await fetch(`${gw.url}${path}`, { method: "PUT", headers: { authorization: `Bearer ${operatorToken}`, "content-type": "application/json" }, body: JSON.stringify({ value: { email: "bench@example.org", name: "Bench Subject" } }) });
+    const operatorToken = await signIn(gateway.url, operator);
+    const serviceToken = await signIn(gateway.url, service);
+    const asOperator = { authorization: `Bearer ${operatorToken}`, "content-type": "application/json" };
+    const asService = { authorization: `Bearer ${serviceToken}` };
+    const dataUrl = (category: string) => `${gateway.url}/v1/subjects/${s}/data/${category}`;
+    /** Waits until the gateway's index has read the chain's current head. */
+    const indexed = async () => {
+      const head = await hre.ethers.provider.getBlockNumber();
+      const deadline = Date.now() + 10_000;
+      while (((await (await fetch(`${gateway.url}/readyz`)).json()) as { indexedBlock?: number }).indexedBlock! < head) {
+        if (Date.now() > deadline) throw new Error(`the gateway did not index block ${head} within 10 s`);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    };
+
+    const category = "contact.email";
+    await fetch(dataUrl(category), { method: "PUT", headers: asOperator, body: JSON.stringify({ value: { email: "bench@example.org", name: "Bench Subject" } }) });
     const now = (await hre.ethers.provider.getBlock("latest"))!.timestamp;
     await (await registry.grant(service.address, labelToId(category), labelToId(purpose), now + 86_400)).wait();
-    await synced(gw.gateway);
-    const check = await fetch(`${gw.url}${path}?purpose=${purpose}`, { headers: { authorization: `Bearer ${serviceToken}` } });
-    if (check.status !== 200) throw new Error(`release setup failed: ${check.status}`);
+    await indexed();
+    const releaseUrl = `${dataUrl(category)}?purpose=${purpose}`;
+    const check = await fetch(releaseUrl, { headers: asService });
+    if (check.status !== 200) throw new Error(`release setup failed: ${check.status} ${await check.text()}`);
 
-    const ceilingApp = express();
-    ceilingApp.get("/constant", (_req, res) => void res.json({ ok: true, value: { email: "bench@example.org" } }));
-    const ceilingServer = ceilingApp.listen(0, "127.0.0.1");
-    await new Promise((resolve) => ceilingServer.once("listening", resolve));
-    const ceiling = await cannon(`http://127.0.0.1:${(ceilingServer.address() as AddressInfo).port}/constant`, {}, 8);
-    ceilingServer.close();
-
-    const logBefore = gw.gateway.store.logSize();
-    const release = await cannon(`${gw.url}${path}?purpose=${purpose}`, { authorization: `Bearer ${serviceToken}` }, 8);
+    await cannon(`${ceiling.url}/constant`, {}, 2);
+    const bare = await cannon(`${ceiling.url}/constant`, {}, 8);
+    await cannon(releaseUrl, asService, 2);
+    const logBefore = logSize(join(dir, "gateway.sqlite"));
+    const release = await cannon(releaseUrl, asService, 8);
     if (release.non2xx > 0 || release.errors > 0) throw new Error(`release bench saw ${release.non2xx} non-2xx and ${release.errors} errors`);
-    const logged = gw.gateway.store.logSize() - logBefore;
+    const logged = logSize(join(dir, "gateway.sqlite")) - logBefore;
+    if (logged < release.requests.total) throw new Error(`release bench: ${release.requests.total} releases but ${logged} log entries`);
     results.release = {
       perSec: round(release.requests.average),
       p50Ms: release.latency.p50,
       p99Ms: release.latency.p99,
-      ceilingPerSec: round(ceiling.requests.average),
-      ratioToCeiling: round(release.requests.average / ceiling.requests.average, 3),
+      ceilingPerSec: round(bare.requests.average),
+      ratioToCeiling: round(release.requests.average / bare.requests.average, 3),
       loggedEntries: logged,
     };
 
@@ -143,17 +182,17 @@ async function benchRelease(results: Record<string, unknown>): Promise<void> {
     const samples: number[] = [];
     for (let i = 0; i < 10; i++) {
       const c = `bench.revoke.${i}`;
-      await fetch(`${gw.url}/v1/subjects/${subject.address.toLowerCase()}/data/${c}`, { method: "PUT", headers: { authorization: `Bearer ${operatorToken}`, "content-type": "application/json" }, body: JSON.stringify({ value: i }) });
+      await fetch(dataUrl(c), { method: "PUT", headers: asOperator, body: JSON.stringify({ value: i }) });
       const t = (await hre.ethers.provider.getBlock("latest"))!.timestamp;
       await (await registry.grant(service.address, labelToId(c), labelToId(purpose), t + 86_400)).wait();
-      await synced(gw.gateway);
-      const url = `${gw.url}/v1/subjects/${subject.address.toLowerCase()}/data/${c}?purpose=${purpose}`;
-      if ((await fetch(url, { headers: { authorization: `Bearer ${serviceToken}` } })).status !== 200) throw new Error("revocation setup failed");
+      await indexed();
+      const url = `${dataUrl(c)}?purpose=${purpose}`;
+      if ((await fetch(url, { headers: asService })).status !== 200) throw new Error("revocation setup failed");
       const tx = await registry.revoke(grantIdOf(subject.address, service.address, labelToId(c), labelToId(purpose)));
       await tx.wait();
       const minedAt = performance.now();
       for (;;) {
-        const res = await fetch(url, { headers: { authorization: `Bearer ${serviceToken}` } });
+        const res = await fetch(url, { headers: asService });
         await res.arrayBuffer();
         if (res.status === 403) break;
       }
@@ -163,39 +202,46 @@ async function benchRelease(results: Record<string, unknown>): Promise<void> {
     results.revocationToDenyMs = round(samples[samples.length - 1]);
     results.revocationToDenyMedianMs = round(samples[Math.floor(samples.length / 2)]);
   } finally {
-    await gw.close();
-    rmSync(gw.dataDir, { recursive: true, force: true });
+    await ceiling.stop();
+    await gateway.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
+/** The access log's size, read from the gateway's database file (WAL lets a reader in beside the writer). */
+function logSize(databaseFile: string): number {
+  const db = new Database(databaseFile, { readonly: true, fileMustExist: true });
+  try {
+    return (db.prepare("SELECT COALESCE(MAX(idx) + 1, 0) AS n FROM access_log").get() as { n: number }).n;
+  } finally {
+    db.close();
+  }
+}
+
+/** Step 2: the gateway's catch-up, in its own process, over a chain holding `events` grant events. */
 async function benchCatchup(results: Record<string, unknown>, rpcUrl: string, events: number): Promise<void> {
   const [, subject, service] = await hre.ethers.getSigners();
-  const deployment = await deployLedger(hre);
-  const registry = DataUseRegistry__factory.connect(deployment.contracts.DataUseRegistry.address, subject);
-  const perTx = 250;
-  const now = (await hre.ethers.provider.getBlock("latest"))!.timestamp;
-  const purpose = labelToId("dpv:ServiceProvision");
-  const pending = [];
-  for (let i = 0; i < events / perTx; i++) {
-    const requests = Array.from({ length: perTx }, (_, j) => ({ grantee: service.address, category: labelToId(`catchup.${i}.${j}`), purpose, expiresAt: now + 86_400 }));
-    pending.push(await registry.grantBatch(requests, { gasLimit: 15_000_000 }));
-  }
-  await Promise.all(pending.map((tx) => tx.wait()));
-
   const dir = mkdtempSync(join(tmpdir(), "dul-catchup-"));
-  const store = new SqliteStore(join(dir, "g.sqlite"));
-  const rpc = new JsonRpcProvider(rpcUrl, 31337, { staticNetwork: true });
-  const indexer = benchIndexer(rpc, store, deployment);
-  const start = performance.now();
-  await indexer.syncOnce();
-  const seconds = (performance.now() - start) / 1000;
-  const indexed = store.listGrants({ grantee: service.address.toLowerCase(), limit: events + 1, offset: 0 }).length;
-  if (indexed < events) throw new Error(`catch-up indexed ${indexed} of ${events} grants`);
-  rpc.destroy();
-  store.close();
-  rmSync(dir, { recursive: true, force: true });
-  results.indexCatchupEventsPerSec = Math.round(events / seconds);
-  results.indexCatchupEvents = events;
+  const deploymentFile = join(dir, "deployment.json");
+  try {
+    const deployment = await deployLedger(hre, { outFile: deploymentFile });
+    const registry = DataUseRegistry__factory.connect(deployment.contracts.DataUseRegistry.address, subject);
+    const perTx = 250;
+    const now = (await hre.ethers.provider.getBlock("latest"))!.timestamp;
+    const purpose = labelToId("dpv:ServiceProvision");
+    for (let i = 0; i < events / perTx; i++) {
+      const requests = Array.from({ length: perTx }, (_, j) => ({ grantee: service.address, category: labelToId(`catchup.${i}.${j}`), purpose, expiresAt: now + 86_400 }));
+      await (await registry.grantBatch(requests, { gasLimit: 15_000_000 })).wait();
+    }
+    const out = await runNodeScript("bench/catchup.ts", { RPC_URL: rpcUrl, CHAIN_ID: "31337", DEPLOYMENT_FILE: deploymentFile });
+    const { events: indexed, seconds } = JSON.parse(out.trim().split("\n").pop()!) as { events: number; seconds: number };
+    if (indexed !== events) throw new Error(`catch-up indexed ${indexed} of ${events} grants`);
+    results.indexCatchupEventsPerSec = Math.round(events / seconds);
+    results.indexCatchupEvents = events;
+    results.indexCatchupSec = round(seconds, 2);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 const percentile = (sorted: readonly number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
@@ -373,7 +419,7 @@ async function main(): Promise<void> {
     const only = process.env.BENCH_ONLY?.split(",");
     const want = (name: string) => !only || only.includes(name);
     if (want("grantCheck")) await benchGrantCheck(results, rpcUrl);
-    if (want("release")) await benchRelease(results);
+    if (want("release")) await benchRelease(results, rpcUrl);
     if (want("deletion")) await benchDeletion(results);
     if (want("audit")) await benchAudit(results);
     if (want("catchup")) await benchCatchup(results, rpcUrl, Number(process.env.BENCH_CATCHUP_EVENTS ?? 100_000));

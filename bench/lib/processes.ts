@@ -1,0 +1,67 @@
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { promisify } from "node:util";
+import { once } from "node:events";
+import { createServer, type AddressInfo } from "node:net";
+import { join } from "node:path";
+
+const ROOT = join(__dirname, "..", "..");
+/** Node flags for the bench's child processes, e.g. BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile them. */
+const nodeArgs = (script: string) => [...(process.env.BENCH_NODE_ARGS?.split(" ").filter(Boolean) ?? []), "-r", "ts-node/register/transpile-only", join(ROOT, script)];
+
+/** A loopback port nobody listens on right now. */
+export async function freePort(): Promise<number> {
+  const server = createServer().listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+export interface NodeProcess {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs a TypeScript entry point as its own Node process, as production runs the gateway, and waits
+ * until `${url}${readyPath}` answers 200.
+ */
+export async function startNodeProcess(script: string, env: Record<string, string>, readyPath = "/healthz", timeoutMs = 60_000): Promise<NodeProcess> {
+  const port = await freePort();
+  const child: ChildProcess = spawn(process.execPath, nodeArgs(script), {
+    cwd: ROOT,
+    env: { ...process.env, ...env, PORT: String(port), HOST: "127.0.0.1" },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const exited = once(child, "exit");
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${script} exited with ${child.exitCode} before it was ready`);
+    const ok = await fetch(`${url}${readyPath}`).then((res) => res.ok, () => false);
+    if (ok) break;
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new Error(`${script} was not ready at ${url}${readyPath} within ${timeoutMs} ms`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return {
+    url,
+    async stop() {
+      if (child.exitCode !== null) return;
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+/** Runs a TypeScript entry point as its own Node process to the end and returns what it printed. */
+export async function runNodeScript(script: string, env: Record<string, string>): Promise<string> {
+  const { stdout } = await promisify(execFile)(process.execPath, nodeArgs(script), {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    maxBuffer: 1 << 24,
+  });
+  return stdout;
+}
