@@ -2,16 +2,21 @@ import { keccak256, toUtf8Bytes } from "ethers";
 import { createKeccak, type IHasher } from "hash-wasm";
 
 let wasmKeccak: IHasher | null = null;
+let loading: Promise<void> | null = null;
 
 /**
- * Resolves once the WebAssembly keccak is compiled. Ids are the same either way: until then, or if
+ * Compiles the WebAssembly keccak, once. Ids are the same either way: until it is loaded, or where
  * WebAssembly is unavailable, ethers' JavaScript keccak computes them, about ten times slower
- * (26 µs against 2.5 µs for a grant id), which is what bounds the indexer's catch-up.
+ * (26 µs against 2.5 µs for a grant id), which is what bounded the indexer's catch-up. Only the
+ * gateway asks for it: the wallet page derives a few ids, and its CSP need not allow WebAssembly.
  */
-export const keccakReady: Promise<void> = createKeccak(256).then(
-  (hasher) => void (wasmKeccak = hasher),
-  () => undefined,
-);
+export function loadFastKeccak(): Promise<void> {
+  loading ??= createKeccak(256).then(
+    (hasher) => void (wasmKeccak = hasher),
+    () => undefined,
+  );
+  return loading;
+}
 
 const HEX = /^0x(?:[0-9a-fA-F]{2})*$/;
 

@@ -4,7 +4,7 @@ import type { IndexStore, IndexCursor, IndexPage } from "../store/types";
 import { decodeRegistryLog } from "./registryEvents";
 import { getLogs, type ChainLog, type RpcProvider } from "./logs";
 import { GatewayError } from "../errors";
-import { keccakReady } from "../../core/ids";
+import { loadFastKeccak } from "../../core/ids";
 
 export interface IndexerOptions {
   registryAddress: string;
@@ -167,7 +167,7 @@ export class Indexer {
 
   private async sync(): Promise<void> {
     // Grant ids are derived for every GrantIssued log: with the WebAssembly keccak, not the slow one.
-    await keccakReady;
+    await loadFastKeccak();
     const head = await this.getBlock("latest");
     let cursor = this.store.getCursor() ?? { blockNumber: this.options.fromBlock - 1, blockHash: "" };
     if (cursor.blockHash !== "" && !(cursor.blockNumber === head.number && cursor.blockHash === head.hash)) {

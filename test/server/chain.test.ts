@@ -10,7 +10,7 @@ import { AbiCoder, hexlify, keccak256, randomBytes, zeroPadValue } from "ethers"
 import pino from "pino";
 import { mine } from "@nomicfoundation/hardhat-network-helpers";
 import { DataUseRegistry__factory } from "../../typechain-types";
-import { grantIdOf, keccakReady, labelToId } from "../../core/ids";
+import { grantIdOf, loadFastKeccak, labelToId } from "../../core/ids";
 import { decodeRegistryLog, registryInterface } from "../../server/chain/registryEvents";
 import { Indexer } from "../../server/chain/indexer";
 import { HttpRpcProvider } from "../../server/chain/rpcProvider";
@@ -26,7 +26,7 @@ const randomWord = () => hexlify(randomBytes(32));
 describe("chain reading", function () {
   describe("grant ids", function () {
     it("equal keccak256(abi.encode(subject, grantee, category, purpose)) for any case of input", async function () {
-      await keccakReady;
+      await loadFastKeccak();
       for (let i = 0; i < 50; i++) {
         const [subject, grantee, category, purpose] = [randomAddress(), randomAddress(), randomWord(), randomWord()];
         const expected = keccak256(AbiCoder.defaultAbiCoder().encode(["address", "address", "bytes32", "bytes32"], [subject, grantee, category, purpose]));
