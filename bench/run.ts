@@ -6,7 +6,7 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import Database from "better-sqlite3";
-import { HDNodeWallet, Wallet } from "ethers";
+import { HDNodeWallet, Wallet, toQuantity } from "ethers";
 import { HttpRpcProvider } from "../server/chain/rpcProvider";
 import type { RpcProvider } from "../server/chain/logs";
 import pino from "pino";
@@ -257,18 +257,22 @@ async function benchDeletion(results: Record<string, unknown>): Promise<void> {
     const headTime = (await hre.ethers.provider.getBlock("latest"))!.timestamp;
     const base = Math.max(headTime, Math.floor(Date.now() / 1000)) + 4;
     // One block for all of them: mining one block per transaction would push chain time ahead of the wall clock.
+    // Each transaction's gas limit counts against the block's: reserve what one needs, not more.
+    const gas = toQuantity(((await registry.setDataExpiry.estimateGas(labelToId("bench.burn.estimate"), base)) * 6n) / 5n);
     await hre.network.provider.send("evm_setAutomine", [false]);
     try {
       for (let i = 0; i < count; i++) {
         const category = `bench.burn.${i}`;
         await gw.gateway.data.put(s, s, category, { i }, `bench-${i}`);
         const data = registry.interface.encodeFunctionData("setDataExpiry", [labelToId(category), base + (i % 4)]);
-        await hre.network.provider.send("eth_sendTransaction", [{ from: subject.address, to: await registry.getAddress(), data, gas: "0x30000" }]);
+        await hre.network.provider.send("eth_sendTransaction", [{ from: subject.address, to: await registry.getAddress(), data, gas }]);
       }
       await hre.network.provider.send("evm_mine");
     } finally {
       await hre.network.provider.send("evm_setAutomine", [true]);
     }
+    const mined = (await hre.ethers.provider.getBlock("latest"))!.transactions.length;
+    if (mined !== count) throw new Error(`deletion bench: ${mined} of ${count} data expiries fit in one block`);
     await synced(gw.gateway);
     const lastAt = (base + 4) * 1000;
     while (Date.now() < lastAt + 1500) await new Promise((resolve) => setTimeout(resolve, 100));
