@@ -1,4 +1,4 @@
-import type { Block } from "ethers";
+import { ZeroHash, type Block } from "ethers";
 import type { Logger } from "pino";
 import type { IndexStore, IndexCursor, IndexPage } from "../store/types";
 import { decodeRegistryLog } from "./registryEvents";
@@ -51,6 +51,12 @@ interface FetchedPage {
   /** The parent of the page's first block: the block before the page must have this hash. */
   parentHash: string;
   cursor: IndexCursor;
+}
+
+/** A timeout, a refused connection or a cancelled request: the endpoint, not the range, is at fault. */
+function isUnreachable(error: unknown): boolean {
+  const { code, message } = (error ?? {}) as { code?: string; message?: string };
+  return code === "TIMEOUT" || code === "CANCELLED" || /ECONNREFUSED|ECONNRESET|ENOTFOUND|fetch failed|timed out/i.test(message ?? "");
 }
 
 /** Pages requested ahead of the one being stored. */
@@ -169,6 +175,8 @@ export class Indexer {
     // Grant ids are derived for every GrantIssued log: with the WebAssembly keccak, not the slow one.
     await loadFastKeccak();
     const head = await this.getBlock("latest");
+    // The view is as fresh as this read of the head, however long the sync then takes.
+    const polledAt = Date.now();
     let cursor = this.store.getCursor() ?? { blockNumber: this.options.fromBlock - 1, blockHash: "" };
     if (cursor.blockHash !== "" && !(cursor.blockNumber === head.number && cursor.blockHash === head.hash)) {
       const reorged = cursor.blockNumber > head.number || (await this.getBlock(cursor.blockNumber)).hash !== cursor.blockHash;
@@ -205,16 +213,18 @@ export class Indexer {
         let page: FetchedPage;
         try {
           page = await current.fetched;
-          // Each page must continue the chain the pages before it were read from. When the parent
-          // hash disagrees, the block itself decides: Hardhat gives blocks made by hardhat_mine a
-          // zero parent hash.
-          if (readTo.blockHash !== "" && page.parentHash !== readTo.blockHash && (await this.getBlock(readTo.blockNumber)).hash !== readTo.blockHash) {
-            throw new ChainMovedError(`block ${current.from} no longer follows block ${readTo.blockNumber}`);
-          }
+          // Each page must continue the chain the pages before it were read from. Hardhat gives
+          // blocks made by hardhat_mine a zero parent hash: for those alone, the block before decides.
+          const follows =
+            readTo.blockHash === "" ||
+            page.parentHash === readTo.blockHash ||
+            (page.parentHash === ZeroHash && (await this.getBlock(readTo.blockNumber)).hash === readTo.blockHash);
+          if (!follows) throw new ChainMovedError(`block ${current.from} no longer follows block ${readTo.blockNumber}`);
         } catch (error) {
           ahead = [];
-          // An endpoint may refuse a range for its size: retry it in halves before giving up.
-          if (error instanceof ChainMovedError || current.to === current.from) throw error;
+          // An endpoint may refuse a range for its size: retry it in halves before giving up. An
+          // endpoint that is down or slow is not helped by smaller pages.
+          if (error instanceof ChainMovedError || current.to === current.from || isUnreachable(error)) throw error;
           span = Math.max(1, Math.floor((current.to - current.from + 1) / 2));
           continue;
         }
@@ -236,25 +246,24 @@ export class Indexer {
       // later page failed. A reorganisation among them shows at the next sync's cursor check.
       commit();
     }
-    this.view = { headNumber: head.number, headTime: head.timestamp, indexedBlock: cursor.blockNumber, polledAt: Date.now() };
+    this.view = { headNumber: head.number, headTime: head.timestamp, indexedBlock: cursor.blockNumber, polledAt };
   }
 
-  /** Reads the registry's logs in [from, to] and the blocks that hold them, checked against each other. */
+  /**
+   * Reads the registry's logs in [from, to] and the blocks that hold them, checked against each
+   * other. The blocks that vouch for logs (and the first, for its parent) are read after the logs
+   * and the last block: a chain that moved under the read then shows as a hash that differs.
+   */
   private async fetchPage(from: number, to: number): Promise<FetchedPage> {
-    const [logs, first, end] = await Promise.all([
-      getLogs(this.provider, { address: this.options.registryAddress, fromBlock: from, toBlock: to }),
-      this.getBlock(from),
-      from === to ? null : this.getBlock(to),
-    ]);
-    const last = end ?? first;
-    const known = new Map<number, Block>([[from, first], [to, last]]);
-    const missing = [...new Set(logs.map((log) => log.blockNumber))].filter((n) => !known.has(n));
-    for (const block of await Promise.all(missing.map((n) => this.getBlock(n)))) known.set(block.number, block);
+    const [logs, last] = await Promise.all([getLogs(this.provider, { address: this.options.registryAddress, fromBlock: from, toBlock: to }), this.getBlock(to)]);
+    const known = new Map<number, Block>([[to, last]]);
+    const later = [...new Set([from, ...logs.map((log) => log.blockNumber)])].filter((n) => !known.has(n));
+    for (const block of await Promise.all(later.map((n) => this.getBlock(n)))) known.set(block.number, block);
     for (const log of logs) {
       // A log from a block the chain no longer holds: a reorganisation happened mid-read.
       if (known.get(log.blockNumber)?.hash !== log.blockHash) throw new ChainMovedError(`block ${log.blockNumber} changed while it was read`);
     }
-    return { logs, blocks: known, parentHash: first.parentHash, cursor: { blockNumber: to, blockHash: last.hash! } };
+    return { logs, blocks: known, parentHash: known.get(from)!.parentHash, cursor: { blockNumber: to, blockHash: last.hash! } };
   }
 
   /** Finds the newest stored block the chain still holds, and undoes everything after it. */
@@ -263,11 +272,14 @@ export class Indexer {
       if (stored.blockNumber > headNumber) continue;
       const onChain = await this.getBlock(stored.blockNumber);
       if (onChain.hash === stored.blockHash) {
+        // Until this sync catches up again, the index cannot vouch for the chain: releases answer 503.
+        this.view = null;
         const undone = this.store.rollbackTo(stored.blockNumber);
         this.log.warn({ toBlock: stored.blockNumber, undoneEvents: undone }, "chain reorganisation: index rolled back");
         return stored;
       }
     }
+    this.view = null;
     this.log.warn("chain reorganisation past every stored block: reindexing from the deployment block");
     this.store.resetIndex();
     return { blockNumber: this.options.fromBlock - 1, blockHash: "" };

@@ -90,6 +90,8 @@ describe("chain reading", function () {
       expect(() => decodeRegistryLog({ ...good, topics: good.topics.slice(0, 2) }, 1)).to.throw("malformed GrantRevoked");
       expect(() => decodeRegistryLog({ ...good, data: good.data + "00".repeat(32) }, 1)).to.throw("malformed GrantRevoked");
       expect(() => decodeRegistryLog({ ...good, data: good.data.slice(0, -2) }, 1)).to.throw("malformed GrantRevoked");
+      expect(() => decodeRegistryLog({ ...good, data: good.data.slice(0, -2) + "zz" }, 1)).to.throw("malformed GrantRevoked");
+      expect(() => decodeRegistryLog({ ...good, topics: [good.topics[0], good.topics[1], good.topics[2].slice(0, -1) + "g"] }, 1)).to.throw("malformed GrantRevoked");
       const dirtyAddress = "0x01" + good.topics[1].slice(4);
       expect(() => decodeRegistryLog({ ...good, topics: [good.topics[0], dirtyAddress, good.topics[2]] }, 1)).to.throw("high bits");
       const issued = encode("GrantIssued", [randomAddress(), randomAddress(), randomWord(), randomWord(), 5]);
@@ -232,6 +234,48 @@ describe("chain reading", function () {
       expect(indexedCategories()).to.not.include.members(lost);
       expect(store.getCursor()!.blockHash).to.equal((await hre.ethers.provider.getBlock("latest"))!.hash);
     });
+    it("refuses logs whose blocks the chain replaced while the page was read", async function () {
+      const reader = (provider: RpcProvider) => indexer(provider, { pageBlocks: 1000 });
+      await reader(hre.ethers.provider).syncOnce();
+      const cursor = store.getCursor()!.blockNumber;
+      const snapshot = await hre.network.provider.send("evm_snapshot");
+      // The next page is [cursor + 1, cursor + 2]: its first block holds a grant, its last is empty.
+      const lost = await grantBlocks(1, 1, "lost-mid-page");
+      await mine(1);
+      let reorganised: string[] = [];
+      let switched = false;
+      let logsAnswered!: () => void;
+      const logsRead = new Promise<void>((resolve) => (logsAnswered = resolve));
+      // The chain changes after eth_getLogs answered and before the page's last block is read.
+      const provider = new Proxy(hre.ethers.provider, {
+        get(target, property, receiver) {
+          if (property === "send") {
+            return async (method: string, params: unknown[]) => {
+              const answer = await target.send(method, params);
+              if (method === "eth_getLogs") logsAnswered();
+              return answer;
+            };
+          }
+          if (property !== "getBlock") return Reflect.get(target, property, receiver);
+          return async (tag: number | string) => {
+            if (!switched && tag === cursor + 2) {
+              switched = true;
+              await logsRead;
+              await hre.network.provider.send("evm_revert", [snapshot]);
+              reorganised = await grantBlocks(3, 1, "won-mid-page");
+            }
+            return target.getBlock(tag);
+          };
+        },
+      });
+
+      await expect(reader(provider as unknown as RpcProvider).syncOnce()).to.be.rejectedWith("changed while it was read");
+      expect(switched).to.equal(true);
+      expect(store.getCursor()!.blockNumber).to.equal(cursor);
+      await reader(hre.ethers.provider).syncOnce();
+      expect(indexedCategories()).to.deep.equal([...reorganised].sort());
+      expect(indexedCategories()).to.not.include.members(lost);
+    });
   });
 
   describe("HTTP JSON-RPC provider", function () {
@@ -297,10 +341,29 @@ describe("chain reading", function () {
       }
     });
 
-    it("fails on an answer that is not JSON, an HTTP error and a JSON-RPC error", async function () {
+    it("sends an RPC URL's credentials as Basic authorization", async function () {
+      let authorization: string | undefined;
+      const inner = respond;
+      respond = (request, res) => {
+        authorization = res.req.headers.authorization;
+        res.writeHead(200).end(JSON.stringify({ jsonrpc: "2.0", id: request.id, result: "0x1" }));
+      };
+      const rpc = new HttpRpcProvider(url.replace("http://", "http://alice:p%40ss@"), 31337, { staticNetwork: true });
+      try {
+        expect(await rpc.send("eth_blockNumber", [])).to.equal("0x1");
+        expect(authorization).to.equal(`Basic ${Buffer.from("alice:p@ss").toString("base64")}`);
+      } finally {
+        rpc.destroy();
+        respond = inner;
+      }
+    });
+
+    it("fails on an answer that is not JSON or not UTF-8, an HTTP error and a JSON-RPC error", async function () {
       const rpc = provider();
       try {
         respond = (_request, res) => void res.writeHead(200).end("<html>gateway timeout</html>");
+        await expect(rpc.send("eth_blockNumber", [])).to.be.rejectedWith("not JSON");
+        respond = (request, res) => void res.writeHead(200).end(Buffer.concat([Buffer.from(`{"jsonrpc":"2.0","id":${request.id},"result":"`), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]));
         await expect(rpc.send("eth_blockNumber", [])).to.be.rejectedWith("not JSON");
         respond = (_request, res) => void res.writeHead(500).end("down");
         await expect(rpc.send("eth_blockNumber", [])).to.be.rejected;
