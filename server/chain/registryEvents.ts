@@ -42,12 +42,20 @@ const eventsByTopic = new Map(
     .map((event) => [event.topicHash, { name: event.name, inputs: event.inputs.map((input) => ({ name: input.name, indexed: input.indexed === true, read: wordReader(input.type) })) }]),
 );
 
+const WORD = /^0x[0-9a-fA-F]{64}$/;
+const HEX = /^0x[0-9a-fA-F]*$/;
+
 /** One registry log's event name and arguments, checked word by word. */
 function parseRegistryLog(log: ChainLog): { name: string; args: Record<string, string | number> } {
   const event = eventsByTopic.get(log.topics[0]?.toLowerCase());
   if (!event) throw new Error(`unknown registry log in tx ${log.transactionHash}`);
   const indexed = event.inputs.filter((input) => input.indexed).length;
-  if (log.topics.length !== 1 + indexed || log.data.length !== 2 + 64 * (event.inputs.length - indexed)) {
+  if (
+    log.topics.length !== 1 + indexed ||
+    !log.topics.every((topic) => WORD.test(topic)) ||
+    log.data.length !== 2 + 64 * (event.inputs.length - indexed) ||
+    !HEX.test(log.data)
+  ) {
     throw new Error(`malformed ${event.name} log in tx ${log.transactionHash}`);
   }
   const args: Record<string, string | number> = {};

@@ -7,14 +7,21 @@ import { FetchRequest, JsonRpcProvider, makeError, type FetchGetUrlFunc, type Js
  */
 export const fetchGetUrl: FetchGetUrlFunc = async (request, cancel) => {
   const controller = new AbortController();
-  cancel?.addListener(() => controller.abort(new Error("request cancelled")));
-  const timer = setTimeout(() => controller.abort(new Error(`request timed out after ${request.timeout} ms`)), request.timeout);
+  let failure: Error | null = null;
+  const abort = (error: Error) => {
+    failure = error;
+    controller.abort(error);
+  };
+  cancel?.addListener(() => abort(makeError("request cancelled", "CANCELLED")));
+  const timer = request.timeout > 0 ? setTimeout(() => abort(makeError("request timeout", "TIMEOUT")), request.timeout) : null;
   try {
     const response = await fetch(request.url, {
       method: request.method,
       headers: request.headers,
       body: request.body ? Buffer.from(request.body) : undefined,
       signal: controller.signal,
+      // ethers decides about redirects itself, as its own transport lets it.
+      redirect: "manual",
     });
     const body = new Uint8Array(await response.arrayBuffer());
     const headers: Record<string, string> = {};
@@ -22,15 +29,19 @@ export const fetchGetUrl: FetchGetUrlFunc = async (request, cancel) => {
     // fetch has already decoded a compressed body: ethers must not try again.
     delete headers["content-encoding"];
     return { statusCode: response.status, statusMessage: response.statusText, headers, body: body.length > 0 ? body : null };
+  } catch (error) {
+    throw failure ?? error;
   } finally {
-    clearTimeout(timer);
+    if (timer) clearTimeout(timer);
   }
 };
 
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
 /**
  * A JSON-RPC provider over HTTP(S) for large responses: the transport above, and bodies decoded by
- * Node's native UTF-8 decoder, where ethers' `bodyJson` decodes UTF-8 in JavaScript (0.6 s for a
- * 6 MB page of logs). Retries, throttling and timeouts stay ethers' own.
+ * the native UTF-8 decoder (strict, as ethers' is), where ethers' `bodyJson` decodes UTF-8 in
+ * JavaScript (0.6 s for a 6 MB page of logs). Retries, throttling and timeouts stay ethers' own.
  *
  * Unless the caller says otherwise:
  * - each request goes alone (`batchMaxCount: 1`): batched, a page of logs read ahead travelled with
@@ -40,7 +51,13 @@ export const fetchGetUrl: FetchGetUrlFunc = async (request, cancel) => {
  */
 export class HttpRpcProvider extends JsonRpcProvider {
   constructor(url: string, network?: Networkish, options?: JsonRpcApiProviderOptions) {
-    const request = new FetchRequest(url);
+    // fetch refuses a URL with credentials: they travel as a Basic authorization header instead.
+    const parsed = new URL(url);
+    const credentials = parsed.username || parsed.password ? `${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}` : null;
+    parsed.username = "";
+    parsed.password = "";
+    const request = new FetchRequest(credentials ? parsed.toString() : url);
+    if (credentials) request.setHeader("authorization", `Basic ${Buffer.from(credentials, "utf8").toString("base64")}`);
     request.getUrlFunc = fetchGetUrl;
     super(request, network, { batchMaxCount: 1, cacheTimeout: -1, ...options });
   }
@@ -54,7 +71,7 @@ export class HttpRpcProvider extends JsonRpcProvider {
     const body = response.body;
     let parsed: unknown;
     try {
-      parsed = JSON.parse(body ? Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8") : "");
+      parsed = JSON.parse(body ? utf8.decode(body) : "");
     } catch (error) {
       throw makeError("the JSON-RPC response is not JSON", "SERVER_ERROR", { request, response, error: error as Error });
     }
