@@ -65,3 +65,40 @@ export async function runNodeScript(script: string, env: Record<string, string>)
   });
   return stdout;
 }
+
+const hardhat = join(ROOT, "node_modules", ".bin", "hardhat");
+
+/** A Hardhat node in a process of its own, on a free loopback port; ready once it answers JSON-RPC. */
+export async function startHardhatNode(timeoutMs = 60_000): Promise<NodeProcess> {
+  const port = await freePort();
+  const child = spawn(hardhat, ["node", "--hostname", "127.0.0.1", "--port", String(port)], { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"] });
+  const url = `http://127.0.0.1:${port}`;
+  const exited = once(child, "exit");
+  const deadline = Date.now() + timeoutMs;
+  const ask = () =>
+    fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }) }).then(
+      (res) => res.ok,
+      () => false,
+    );
+  while (!(await ask())) {
+    if (child.exitCode !== null) throw new Error(`hardhat node exited with ${child.exitCode} before it was ready`);
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new Error(`hardhat node was not ready at ${url} within ${timeoutMs} ms`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  return {
+    url,
+    async stop() {
+      if (child.exitCode !== null) return;
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+/** `hardhat run --network localhost <script>` against RPC_URL (see hardhat.config.ts), to the end. */
+export async function runHardhatScript(script: string, env: Record<string, string>): Promise<void> {
+  await promisify(execFile)(hardhat, ["run", "--network", "localhost", join(ROOT, script)], { cwd: ROOT, env: { ...process.env, ...env }, maxBuffer: 1 << 24 });
+}

@@ -60,7 +60,7 @@ function isUnreachable(error: unknown): boolean {
 }
 
 /** Pages requested ahead of the one being stored. */
-const READ_AHEAD_PAGES = 2;
+const READ_AHEAD_PAGES = 4;
 
 interface PageRead {
   from: number;
