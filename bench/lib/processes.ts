@@ -34,15 +34,18 @@ export async function startNodeProcess(script: string, env: Record<string, strin
     stdio: ["ignore", "ignore", "inherit"],
   });
   const url = `http://127.0.0.1:${port}`;
+  return whenReady(child, script, url, () => fetch(`${url}${readyPath}`).then((res) => res.ok, () => false), timeoutMs);
+}
+
+/** Waits until `ready()` says so, then hands out the process; kills it when it is not ready in time. */
+async function whenReady(child: ChildProcess, name: string, url: string, ready: () => Promise<boolean>, timeoutMs: number): Promise<NodeProcess> {
   const exited = once(child, "exit");
   const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`${script} exited with ${child.exitCode} before it was ready`);
-    const ok = await fetch(`${url}${readyPath}`).then((res) => res.ok, () => false);
-    if (ok) break;
+  while (!(await ready())) {
+    if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode} before it was ready`);
     if (Date.now() > deadline) {
       child.kill("SIGKILL");
-      throw new Error(`${script} was not ready at ${url}${readyPath} within ${timeoutMs} ms`);
+      throw new Error(`${name} was not ready at ${url} within ${timeoutMs} ms`);
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
@@ -73,29 +76,12 @@ export async function startHardhatNode(timeoutMs = 60_000): Promise<NodeProcess>
   const port = await freePort();
   const child = spawn(hardhat, ["node", "--hostname", "127.0.0.1", "--port", String(port)], { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"] });
   const url = `http://127.0.0.1:${port}`;
-  const exited = once(child, "exit");
-  const deadline = Date.now() + timeoutMs;
-  const ask = () =>
+  const answers = () =>
     fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }) }).then(
       (res) => res.ok,
       () => false,
     );
-  while (!(await ask())) {
-    if (child.exitCode !== null) throw new Error(`hardhat node exited with ${child.exitCode} before it was ready`);
-    if (Date.now() > deadline) {
-      child.kill("SIGKILL");
-      throw new Error(`hardhat node was not ready at ${url} within ${timeoutMs} ms`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  return {
-    url,
-    async stop() {
-      if (child.exitCode !== null) return;
-      child.kill("SIGTERM");
-      await exited;
-    },
-  };
+  return whenReady(child, "hardhat node", url, answers, timeoutMs);
 }
 
 /** `hardhat run --network localhost <script>` against RPC_URL (see hardhat.config.ts), to the end. */
