@@ -1,9 +1,8 @@
 import { readFileSync, writeFileSync, existsSync } from "node:fs";
-import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Wallet } from "ethers";
 import { HttpRpcProvider } from "../server/chain/rpcProvider";
-import { readDeployment, type Deployment } from "../core/deployment";
+import { deploymentPath, readDeployment, type Deployment } from "../core/deployment";
 import { readChainHistory } from "../auditor/history";
 import { verifyLog } from "../auditor/verify";
 import { fetchLog, signIn, type ExportedLog } from "../auditor/gatewayClient";
@@ -46,7 +45,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const provider = new HttpRpcProvider(values.rpc ?? process.env.RPC_URL ?? "http://127.0.0.1:8545", undefined, { staticNetwork: false });
   const chainId = Number((await provider.getNetwork()).chainId);
-  const deploymentFile = values.deployment ?? join(process.cwd(), "deployments", `${chainId}.json`);
+  const deploymentFile = values.deployment ?? deploymentPath(process.cwd(), chainId);
   if (!existsSync(deploymentFile)) throw new UsageError(`no deployment file ${deploymentFile}: pass --deployment`);
   const deployment: Deployment = readDeployment(deploymentFile);
   if (deployment.chainId !== chainId) throw new UsageError(`${deploymentFile} is for chain ${deployment.chainId}, the RPC serves chain ${chainId}`);

@@ -1,11 +1,13 @@
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { z } from "zod";
+import { ADDRESS, BYTES32 } from "./ids";
 
-const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, "an address");
+const address = z.string().regex(ADDRESS, "an address");
 const deployedContract = z.object({
   address,
   blockNumber: z.number().int().nonnegative(),
-  transactionHash: z.string().regex(/^0x[0-9a-fA-F]{64}$/),
+  transactionHash: z.string().regex(BYTES32),
   artifact: z.string(),
 });
 
@@ -23,6 +25,11 @@ export const deploymentSchema = z.object({
 export type Deployment = z.infer<typeof deploymentSchema>;
 
 /** Reads and validates a deployment file; throws with the file name and the first problem. */
+/** Where `deployments/<chainId>.json` lives under `root`: written by the deploy script, read by gateway and CLI. */
+export function deploymentPath(root: string, chainId: number): string {
+  return join(root, "deployments", `${chainId}.json`);
+}
+
 export function readDeployment(path: string): Deployment {
   const parsed = deploymentSchema.safeParse(JSON.parse(readFileSync(path, "utf8")));
   if (!parsed.success) {

@@ -1,4 +1,4 @@
-import { labelToId } from "./ids";
+import { BYTES32, labelToId } from "./ids";
 
 /**
  * A small shared catalogue of category and purpose labels, with words a person reads. The chain and
@@ -42,10 +42,8 @@ export const PURPOSES: readonly KnownLabel[] = [
   { label: "dpv:PersonalisedAdvertising", title: "Personalised advertising" },
 ];
 
-const ID = /^0x[0-9a-fA-F]{64}$/;
-
 /** Whether `idOrLabel` is already an id (32 bytes, hex) rather than a label. */
-export const isId = (idOrLabel: string): boolean => ID.test(idOrLabel);
+export const isId = (idOrLabel: string): boolean => BYTES32.test(idOrLabel);
 
 /** The lower-case id of a label, or of an id as given: the key the index and this catalogue use. */
 export const idOf = (idOrLabel: string): string => (isId(idOrLabel) ? idOrLabel : labelToId(idOrLabel)).toLowerCase();

@@ -1,4 +1,4 @@
-import { getBytes, hexlify, sha256 } from "ethers";
+import { getBytes, sha256 } from "ethers";
 
 /**
  * RFC 6962 / RFC 9162 Merkle tree hashing and proof verification (SHA-256; leaf prefix 0x00, node
@@ -128,4 +128,3 @@ export function verifyConsistency(
   }
 }
 
-export const toHex = (h: Hash): string => hexlify(h);

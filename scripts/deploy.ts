@@ -1,5 +1,6 @@
 import hre from "hardhat";
-import { deployLedger, deploymentPath } from "./lib/deploy";
+import { deployLedger } from "./lib/deploy";
+import { deploymentPath } from "../core/deployment";
 
 /**
  * `npx hardhat run scripts/deploy.ts --network <name>`: deploys both contracts and writes

@@ -4,9 +4,9 @@ import { join } from "node:path";
 import { TASK_NODE_CREATE_SERVER } from "hardhat/builtin-tasks/task-names";
 import type { Signer } from "ethers";
 import { ConfigError, parseEnv } from "../server/config/env";
-import { readDeployment } from "../core/deployment";
+import { deploymentPath, readDeployment } from "../core/deployment";
 import { closeOnSignals, runGateway } from "../server/run";
-import { deployLedger, deploymentPath } from "./lib/deploy";
+import { deployLedger } from "./lib/deploy";
 import { buildUi, uiNeedsBuild } from "./lib/buildUi";
 
 /**

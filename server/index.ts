@@ -1,7 +1,6 @@
-import { join } from "node:path";
 import { NonceManager, Wallet } from "ethers";
 import { ConfigError, parseEnv, type Env } from "./config/env";
-import { readDeployment } from "../core/deployment";
+import { deploymentPath, readDeployment } from "../core/deployment";
 import { closeOnSignals, runGateway } from "./run";
 import { HttpRpcProvider } from "./chain/rpcProvider";
 
@@ -21,7 +20,7 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const deployment = readDeployment(env.DEPLOYMENT_FILE ?? join(process.cwd(), "deployments", `${env.CHAIN_ID}.json`));
+  const deployment = readDeployment(env.DEPLOYMENT_FILE ?? deploymentPath(process.cwd(), env.CHAIN_ID));
   if (deployment.chainId !== env.CHAIN_ID) {
     console.error(`invalid configuration:\n  CHAIN_ID: ${env.CHAIN_ID}, but the deployment file is for chain ${deployment.chainId}`);
     process.exit(2);

@@ -1,5 +1,5 @@
 import { mkdirSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname } from "node:path";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
 import type { Deployment } from "../../core/deployment";
 
@@ -49,8 +49,4 @@ export async function deployLedger(hre: HardhatRuntimeEnvironment, options: Depl
     writeFileSync(options.outFile, JSON.stringify(deployment, null, 2) + "\n");
   }
   return deployment;
-}
-
-export function deploymentPath(root: string, chainId: number): string {
-  return join(root, "deployments", `${chainId}.json`);
 }

@@ -21,7 +21,7 @@ export const GAS_REFERENCES: Record<keyof typeof GAS_BUDGETS, string> = {
   revoke: "AccessControl revokeRole 29,512",
   batch10PerGrant: "EAS multiAttest 218,912 each",
   relayedGrant: "ERC-2771 forwarded grant 86,786",
-  revokeAll: "10 revokes one by one ≈ 270,000",
+  revokeAll: "10 revokes one by one: 10 × the revoke figure",
   anchor: "EAS attest 249,600",
 };
 

@@ -4,7 +4,7 @@ import { AuditAnchor__factory } from "../../typechain-types";
 import { checkpointNote } from "../../core/auditEntry";
 import { LogReplay } from "../../core/logReplay";
 import { MerkleTree } from "../../core/merkleTree";
-import { GatewayError } from "../errors";
+import { invalidInput } from "../errors";
 import type { AccessLogStore, AnchorRecord, SignedCheckpoint } from "../store/types";
 
 export interface AuditLogOptions {
@@ -110,14 +110,14 @@ export class AuditLog {
   inclusionProof(index: number, treeSize: number): { index: number; treeSize: number; leafHash: string; proof: string[] } {
     this.catchUp();
     if (treeSize > this.tree.size || index >= treeSize) {
-      throw new GatewayError("INVALID_INPUT", `need index < treeSize <= ${this.tree.size}`);
+      throw invalidInput(`need index < treeSize <= ${this.tree.size}`);
     }
     return { index, treeSize, leafHash: hexlify(this.tree.leafHash(index)), proof: this.tree.inclusionProof(index, treeSize).map((h) => hexlify(h)) };
   }
 
   consistencyProof(from: number, to: number): { from: number; to: number; proof: string[] } {
     this.catchUp();
-    if (to > this.tree.size || from > to || from < 1) throw new GatewayError("INVALID_INPUT", `need 1 <= from <= to <= ${this.tree.size}`);
+    if (to > this.tree.size || from > to || from < 1) throw invalidInput(`need 1 <= from <= to <= ${this.tree.size}`);
     return { from, to, proof: this.tree.consistencyProof(from, to).map((h) => hexlify(h)) };
   }
 

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { SiweMessage } from "siwe";
 import type { Provider } from "ethers";
-import { GatewayError } from "../errors";
+import { unauthenticated } from "../errors";
 import { TokenSigner } from "./tokens";
 
 export interface SiweOptions {
@@ -44,19 +44,19 @@ export class SiweAuth {
     try {
       parsed = new SiweMessage(message);
     } catch {
-      throw new GatewayError("UNAUTHENTICATED", "the message is not an EIP-4361 sign-in message");
+      throw unauthenticated("the message is not an EIP-4361 sign-in message");
     }
     if (parsed.domain !== this.options.domain) {
-      throw new GatewayError("UNAUTHENTICATED", `the message signs in to ${parsed.domain}, not ${this.options.domain}`);
+      throw unauthenticated(`the message signs in to ${parsed.domain}, not ${this.options.domain}`);
     }
     if (parsed.chainId !== this.options.chainId) {
-      throw new GatewayError("UNAUTHENTICATED", `the message is for chain ${parsed.chainId}, not ${this.options.chainId}`);
+      throw unauthenticated(`the message is for chain ${parsed.chainId}, not ${this.options.chainId}`);
     }
     const nonceExpiry = this.nonces.get(parsed.nonce);
     // Consumed before the signature check so that a nonce never serves twice, whatever the outcome.
     this.nonces.delete(parsed.nonce);
     if (nonceExpiry === undefined || nonceExpiry < now) {
-      throw new GatewayError("UNAUTHENTICATED", "unknown, used or expired nonce: ask GET /v1/auth/nonce for a new one");
+      throw unauthenticated("unknown, used or expired nonce: ask GET /v1/auth/nonce for a new one");
     }
     const result = await parsed
       .verify(
@@ -64,7 +64,7 @@ export class SiweAuth {
         { provider: this.provider as never, suppressExceptions: true },
       )
       .catch(() => ({ success: false }));
-    if (!result.success) throw new GatewayError("UNAUTHENTICATED", "the signature does not match the message's address");
+    if (!result.success) throw unauthenticated("the signature does not match the message's address");
 
     const nowSeconds = Math.floor(now / 1000);
     let exp = nowSeconds + this.options.tokenTtlSeconds;

@@ -1,7 +1,7 @@
 import { EventFragment, Interface } from "ethers";
 import { DataUseRegistry__factory } from "../../typechain-types";
 import type { ChainEvent } from "../store/types";
-import { grantIdOf } from "../../core/ids";
+import { BYTES32, grantIdOf } from "../../core/ids";
 import type { ChainLog } from "./logs";
 
 /** The registry's ABI, from the TypeChain bindings generated at compile time: defined nowhere else. */
@@ -34,7 +34,8 @@ function wordReader(type: string): WordReader {
 
 /**
  * Each registry event by its topic, with a reader per argument. Every argument is one static word,
- * so a log is read by slicing: ethers' parseLog, building its Result proxies, took 250 µs a log.
+ * so a log is read by slicing: ethers' parseLog, building its Result proxies, cost more per log than
+ * storing it.
  */
 const eventsByTopic = new Map(
   registryInterface.fragments
@@ -42,7 +43,6 @@ const eventsByTopic = new Map(
     .map((event) => [event.topicHash, { name: event.name, inputs: event.inputs.map((input) => ({ name: input.name, indexed: input.indexed === true, read: wordReader(input.type) })) }]),
 );
 
-const WORD = /^0x[0-9a-fA-F]{64}$/;
 const HEX = /^0x[0-9a-fA-F]*$/;
 
 /** One registry log's event name and arguments, checked word by word. */
@@ -52,7 +52,7 @@ function parseRegistryLog(log: ChainLog): { name: string; args: Record<string, s
   const indexed = event.inputs.filter((input) => input.indexed).length;
   if (
     log.topics.length !== 1 + indexed ||
-    !log.topics.every((topic) => WORD.test(topic)) ||
+    !log.topics.every((topic) => BYTES32.test(topic)) ||
     log.data.length !== 2 + 64 * (event.inputs.length - indexed) ||
     !HEX.test(log.data)
   ) {

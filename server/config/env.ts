@@ -1,6 +1,7 @@
 import { z } from "zod";
+import { ADDRESS } from "../../core/ids";
 
-const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, "must be a 0x-prefixed 20-byte hex address");
+const address = z.string().regex(ADDRESS, "must be a 0x-prefixed 20-byte hex address");
 const addressList = z
   .string()
   .default("")

@@ -16,7 +16,7 @@ export class Keyring {
     private readonly store: Pick<DataStore, "getWrappedKey" | "putWrappedKey" | "deleteWrappedKey">,
   ) {
     if (masterKey.length !== 32) throw new RangeError("the master key must be 32 bytes");
-    this.wrapKey = Buffer.from(hkdfSync("sha256", masterKey, Buffer.alloc(0), "data-use-ledger/wrap-data-keys", 32));
+    this.wrapKey = Keyring.derive(masterKey, "wrap-data-keys");
   }
 
   /** A key derived from the master key for another purpose (token MACs, log salts). */

@@ -142,7 +142,6 @@ export class DeletionStore {
         `INSERT INTO services (address, display_name, webhook_url, updated_at) VALUES (@address, @displayName, @webhookUrl, @updatedAt)
          ON CONFLICT (address) DO UPDATE SET display_name = excluded.display_name, webhook_url = excluded.webhook_url, updated_at = excluded.updated_at`,
       ),
-      getService: db.prepare<[string], { address: string; display_name: string; webhook_url: string | null; updated_at: number }>("SELECT * FROM services WHERE address = ?"),
       listServices: db.prepare<[], { address: string; display_name: string; webhook_url: string | null; updated_at: number }>("SELECT * FROM services ORDER BY display_name"),
       categoryLabels: db.prepare<[string, string], { category: string }>("SELECT category FROM records WHERE subject = ? AND category_id = ?"),
       activeGrantsOnCategory: db.prepare<{ subject: string; category: string; now: number }, EndedGrant>(
@@ -209,11 +208,6 @@ export class DeletionStore {
 
   putService(service: Service): void {
     this.s.putService.run(service);
-  }
-
-  getService(address: string): Service | null {
-    const row = this.s.getService.get(address);
-    return row ? { address: row.address, displayName: row.display_name, webhookUrl: row.webhook_url, updatedAt: row.updated_at } : null;
   }
 
   listServices(): Service[] {

@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import { logEntry } from "../audit/accessLog";
 import type { Signer } from "ethers";
-import type { AccessLogStore } from "../store/types";
+import type { Store } from "../store/types";
 import type { DeletionOrder, DeletionStore } from "./deletionStore";
 
 export interface OutboxOptions {
@@ -43,7 +43,8 @@ export class DeletionOutbox {
   constructor(
     private readonly deps: {
       deletions: DeletionStore;
-      log: Pick<AccessLogStore, "appendLog">;
+      /** The order's new state and its log entry are written in one transaction. */
+      log: Pick<Store, "appendLog" | "transaction">;
       signer: Signer;
       publicUrl: string;
       logger: Logger;
@@ -115,16 +116,20 @@ export class DeletionOutbox {
     const logged = (kind: string, detail: Record<string, unknown>) =>
       logEntry({ kind, requestId: `outbox:${order.id}:${order.attempts + 1}`, at: now, subject: order.subject, grantee: order.grantee, category: order.category, purpose: order.purpose, detail });
     if (error === null) {
-      if (this.deps.deletions.markDelivered(order.id, now)) {
-        this.deps.log.appendLog([logged("deletion-delivered", { orderId: order.id, attempt: order.attempts + 1 })]);
-      }
+      this.deps.log.transaction(() => {
+        if (this.deps.deletions.markDelivered(order.id, now)) {
+          this.deps.log.appendLog([logged("deletion-delivered", { orderId: order.id, attempt: order.attempts + 1 })]);
+        }
+      });
       return true;
     }
     const attempts = order.attempts + 1;
     const giveUp = attempts >= this.options.maxAttempts;
     const nextAttemptAt = now + this.options.baseDelayMs * 2 ** (attempts - 1);
-    this.deps.deletions.markAttemptFailed(order.id, nextAttemptAt, error, giveUp);
-    this.deps.log.appendLog([logged(giveUp ? "deletion-failed" : "deletion-delivery-failed", { orderId: order.id, attempt: attempts, error })]);
+    this.deps.log.transaction(() => {
+      this.deps.deletions.markAttemptFailed(order.id, nextAttemptAt, error, giveUp);
+      this.deps.log.appendLog([logged(giveUp ? "deletion-failed" : "deletion-delivery-failed", { orderId: order.id, attempt: attempts, error })]);
+    });
     return false;
   }
 }

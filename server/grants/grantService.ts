@@ -1,5 +1,5 @@
 import { grantIdOf, labelToId } from "../../core/ids";
-import { GatewayError } from "../errors";
+import { forbidden } from "../errors";
 import type { IndexStore, IndexedGrant } from "../store/types";
 import type { Indexer } from "../chain/indexer";
 import type { Roles } from "../auth/roles";
@@ -50,7 +50,7 @@ export class GrantService {
 
   check(caller: string, subject: string, grantee: string, category: string, purpose: string): Decision {
     if (caller !== subject && caller !== grantee && !this.deps.roles.seesEverything(caller)) {
-      throw new GatewayError("FORBIDDEN", "a grant check is for its subject, its grantee, operators and auditors");
+      throw forbidden("a grant check is for its subject, its grantee, operators and auditors");
     }
     return this.decide(subject, grantee, category, purpose);
   }

@@ -5,7 +5,7 @@ import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import { Registry, collectDefaultMetrics, Histogram } from "prom-client";
 import type { ErrorBody } from "../../core/errorCodes";
-import { GatewayError } from "../errors";
+import { GatewayError, invalidInput, unauthenticated } from "../errors";
 import { mount, type AnyRoute } from "./route";
 import { buildOpenApi } from "./openapi";
 import { v1Routes, type RouteDeps } from "./routes";
@@ -54,7 +54,7 @@ export function createApp(deps: AppDeps): express.Express {
     if (header !== undefined) {
       const match = /^Bearer ([\w.-]+)$/.exec(header);
       const caller = match ? deps.authenticate(match[1]) : null;
-      if (!caller) return next(new GatewayError("UNAUTHENTICATED", "the bearer token is invalid or expired: sign in again"));
+      if (!caller) return next(unauthenticated("the bearer token is invalid or expired: sign in again"));
       res.locals.caller = caller;
     }
     next();
@@ -109,7 +109,7 @@ function toGatewayError(error: unknown): GatewayError {
   if (error instanceof GatewayError) return error;
   const e = error as { type?: string; status?: number };
   if (e?.type === "entity.too.large") return new GatewayError("PAYLOAD_TOO_LARGE", "the request body is too large");
-  if (e?.type === "entity.parse.failed") return new GatewayError("INVALID_INPUT", "the request body is not valid JSON");
-  if (typeof e?.status === "number" && e.status >= 400 && e.status < 500) return new GatewayError("INVALID_INPUT", "the request is malformed");
+  if (e?.type === "entity.parse.failed") return invalidInput("the request body is not valid JSON");
+  if (typeof e?.status === "number" && e.status >= 400 && e.status < 500) return invalidInput("the request is malformed");
   return new GatewayError("INTERNAL", "internal error", { cause: error });
 }

@@ -5,11 +5,11 @@ import type { Roles } from "../auth/roles";
 import type { DeletionStore } from "../deletion/deletionStore";
 import { ackMessage } from "../deletion/outbox";
 import { logEntry } from "../audit/accessLog";
-import type { AccessLogStore } from "../store/types";
+import type { Store } from "../store/types";
 import { route, schemas as s, type AnyRoute } from "./route";
 
 /** Services' registrations and deletion orders (step 3). */
-export function deletionRoutes(deps: { deletions: DeletionStore; roles: Roles; log: Pick<AccessLogStore, "appendLog"> }): AnyRoute[] {
+export function deletionRoutes(deps: { deletions: DeletionStore; roles: Roles; log: Pick<Store, "appendLog" | "transaction"> }): AnyRoute[] {
   const { deletions, roles } = deps;
   return [
     route({
@@ -77,11 +77,14 @@ export function deletionRoutes(deps: { deletions: DeletionStore; roles: Roles; l
           signer = "";
         }
         if (signer !== order.grantee) throw new GatewayError("INVALID_SIGNATURE", `sign the text "${ackMessage(order.id)}" with the grantee's key`);
-        if (deletions.acknowledge(order.id, Date.now(), body.signature)) {
-          deps.log.appendLog([
-            logEntry({ kind: "deletion-ack", requestId, actor: caller, subject: order.subject, grantee: order.grantee, category: order.category, purpose: order.purpose, detail: { orderId: order.id, signature: body.signature } }),
-          ]);
-        }
+        // The acknowledgement and its log entry are written in one transaction.
+        deps.log.transaction(() => {
+          if (deletions.acknowledge(order.id, Date.now(), body.signature)) {
+            deps.log.appendLog([
+              logEntry({ kind: "deletion-ack", requestId, actor: caller, subject: order.subject, grantee: order.grantee, category: order.category, purpose: order.purpose, detail: { orderId: order.id, signature: body.signature } }),
+            ]);
+          }
+        });
         return { body: deletions.getOrder(order.id) };
       },
     }),

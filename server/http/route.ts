@@ -1,6 +1,7 @@
 import type { Request, Response, Router } from "express";
 import { z } from "zod";
 import { invalidInput, unauthenticated } from "../errors";
+import { ADDRESS, BYTES32 } from "../../core/ids";
 
 export interface HandlerContext<P, Q, B> {
   params: P;
@@ -63,11 +64,11 @@ export function mount(router: Router, route: AnyRoute): void {
 export const schemas = {
   address: z
     .string()
-    .regex(/^0x[0-9a-fA-F]{40}$/, "must be a 0x-prefixed 20-byte hex address")
+    .regex(ADDRESS, "must be a 0x-prefixed 20-byte hex address")
     .transform((a) => a.toLowerCase()),
   bytes32: z
     .string()
-    .regex(/^0x[0-9a-fA-F]{64}$/, "must be 32 bytes of 0x-prefixed hex")
+    .regex(BYTES32, "must be 32 bytes of 0x-prefixed hex")
     .transform((a) => a.toLowerCase()),
   label: z
     .string()

@@ -97,7 +97,7 @@ export function v1Routes(deps: RouteDeps): AnyRoute[] {
       tags: ["data"],
       auth: true,
       params: subjectCategory,
-      responses: { 200: "{ deleted, auditIndex }", 401: "not signed in", 403: "not the subject or an operator" },
+      responses: { 200: "{ deleted, auditIndex, orders }", 401: "not signed in", 403: "not the subject or an operator" },
       handler: async ({ params, caller, requestId }) => ({ body: await deps.data.delete(caller!, params.subject, params.category, requestId) }),
     }),
     route({

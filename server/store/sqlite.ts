@@ -65,8 +65,9 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 CREATE TABLE IF NOT EXISTS anchors (
   tree_size INTEGER PRIMARY KEY, root_hash TEXT NOT NULL, tx_hash TEXT NOT NULL, block_number INTEGER NOT NULL, anchored_at INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS access_log_subject ON access_log (subject, idx);
-CREATE INDEX IF NOT EXISTS access_log_grantee ON access_log (grantee, idx);
+-- No query used these; every append paid for them. Dropped from databases that have them.
+DROP INDEX IF EXISTS access_log_subject;
+DROP INDEX IF EXISTS access_log_grantee;
 CREATE INDEX IF NOT EXISTS grants_unhandled ON grants (expires_at) WHERE end_handled = 0;
 CREATE TABLE IF NOT EXISTS handled_data_expiries (
   subject TEXT NOT NULL, category TEXT NOT NULL, expires_at INTEGER NOT NULL, handled_at INTEGER NOT NULL,
@@ -383,24 +384,18 @@ export class SqliteStore implements Store {
       );
       const seen = new Set<string>();
       for (const event of undone) {
-        let kinds: string[];
-        let key: string;
-        if (event.kind === "allRevoked") {
-          kinds = ["allRevoked"];
-          key = event.grantee!;
-          this.db.prepare("DELETE FROM cutoffs WHERE subject = ? AND grantee = ?").run(event.subject, key);
-        } else if (event.kind === "dataExpiry") {
-          kinds = ["dataExpiry"];
-          key = event.category!;
-          this.db.prepare("DELETE FROM data_expiries WHERE subject = ? AND category = ?").run(event.subject, key);
-        } else {
-          kinds = ["issued", "changed", "revoked"];
-          key = event.grant_id!;
-          this.db.prepare("DELETE FROM grants WHERE subject = ? AND grant_id = ?").run(event.subject, key);
-        }
+        const [kinds, key, remove] =
+          event.kind === "allRevoked"
+            ? [["allRevoked"], event.grantee!, "DELETE FROM cutoffs WHERE subject = ? AND grantee = ?"]
+            : event.kind === "dataExpiry"
+              ? [["dataExpiry"], event.category!, "DELETE FROM data_expiries WHERE subject = ? AND category = ?"]
+              : [["issued", "changed", "revoked"], event.grant_id!, "DELETE FROM grants WHERE subject = ? AND grant_id = ?"];
+        // Each piece of state is removed and rebuilt once: a second undone event on it must not
+        // remove what the first one rebuilt.
         const id = `${event.subject}/${kinds[0]}/${key}`;
         if (seen.has(id)) continue;
         seen.add(id);
+        this.db.prepare(remove).run(event.subject, key);
         const remaining = replay.all(event.subject, JSON.stringify(kinds), key, key, key) as unknown as ChainEvent[];
         for (const kept of remaining) {
           const matches = kept.kind === "allRevoked" ? kept.grantee === key : kept.kind === "dataExpiry" ? kept.category === key : kept.grantId === key;

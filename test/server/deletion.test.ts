@@ -101,7 +101,9 @@ describe("auto-deletion (step 3)", function () {
     expect(denied.body.error.code).to.equal("DATA_EXPIRED");
     expect(gw.gateway.store.getWrappedKey(lonely.address.toLowerCase())).to.equal(null);
 
-    for (const file of readdirSync(gw.dataDir).filter((f) => f.startsWith("gateway.sqlite"))) {
+    const files = readdirSync(gw.dataDir).filter((f) => f.startsWith("gateway.sqlite"));
+    expect(files).to.include("gateway.sqlite");
+    for (const file of files) {
       const bytes = readFileSync(join(gw.dataDir, file));
       expect(bytes.includes(Buffer.from(secret)), `${file} holds the value`).to.equal(false);
       expect(bytes.includes(ciphertext), `${file} holds the ciphertext`).to.equal(false);
@@ -230,11 +232,13 @@ describe("auto-deletion after downtime", function () {
     const first = await startTestGateway({ operators: [operator.address] });
     const registry = DataUseRegistry__factory.connect(first.deployment.contracts.DataUseRegistry.address, subject);
     const operatorToken = await login(first.url, operator, first.gateway.domain);
-    await call(first.url, `/v1/subjects/${subject.address.toLowerCase()}/data/downtime.a`, operatorToken, { method: "PUT", body: { value: 1 } });
+    const stored = await call(first.url, `/v1/subjects/${subject.address.toLowerCase()}/data/downtime.a`, operatorToken, { method: "PUT", body: { value: 1 } });
+    expect(stored.status).to.equal(201);
     const t = await time.latest();
     await (await registry.grant(service.address, labelToId("downtime.b"), labelToId("dpv:Marketing"), t + 300)).wait();
     await (await registry.setDataExpiry(labelToId("downtime.a"), t + 200)).wait();
     await synced(first.gateway);
+    expect(first.gateway.store.getRecord(subject.address.toLowerCase(), "downtime.a")).to.not.equal(null);
     await first.close();
 
     await time.increaseTo(t + 1000);

@@ -235,7 +235,9 @@ describe("gateway (step 2): releases only under a grant valid at that instant", 
     const secret = "very-secret-value-7f3a9c";
     await freshCategory({ secret });
     gw.gateway.store.db.pragma("wal_checkpoint(FULL)");
-    for (const file of readdirSync(gw.dataDir).filter((f) => f.startsWith("gateway.sqlite"))) {
+    const files = readdirSync(gw.dataDir).filter((f) => f.startsWith("gateway.sqlite"));
+    expect(files).to.include("gateway.sqlite");
+    for (const file of files) {
       expect(readFileSync(join(gw.dataDir, file)).includes(Buffer.from(secret)), file).to.equal(false);
     }
   });
