@@ -12,7 +12,8 @@ const b64 = (buffer: Buffer): string => buffer.toString("base64url");
 
 /**
  * Stateless session tokens: base64url(JSON claims) "." base64url(HMAC-SHA256). Verifying one costs a
- * hash, no store lookup, which keeps authentication off the release path's critical cost.
+ * hash the first time and a map lookup after, no store lookup, which keeps authentication off the
+ * release path's critical cost.
  */
 export class TokenSigner {
   constructor(private readonly key: Buffer) {}
@@ -24,6 +25,18 @@ export class TokenSigner {
 
   /** The claims when the token is authentic, unexpired and bound to `domain` and `chainId`; else null. */
   verify(token: string, domain: string, chainId: number, nowSeconds = Math.floor(Date.now() / 1000)): TokenClaims | null {
+    const claims = this.authentic.get(token) ?? this.authenticate(token);
+    if (!claims || claims.domain !== domain || claims.chainId !== chainId || !(claims.exp > nowSeconds)) return null;
+    return claims;
+  }
+
+  /**
+   * Tokens whose MAC was checked, so that a service's every request does not pay for the hash
+   * again; the claims are still checked on each use. Only authentic tokens are kept.
+   */
+  private readonly authentic = new Map<string, TokenClaims>();
+
+  private authenticate(token: string): TokenClaims | null {
     const dot = token.indexOf(".");
     if (dot <= 0) return null;
     const body = token.slice(0, dot);
@@ -36,7 +49,8 @@ export class TokenSigner {
     } catch {
       return null;
     }
-    if (claims.domain !== domain || claims.chainId !== chainId || !(claims.exp > nowSeconds)) return null;
+    if (this.authentic.size >= 10_000) this.authentic.clear();
+    this.authentic.set(token, claims);
     return claims;
   }
 

@@ -28,6 +28,8 @@ export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("query parser", "simple");
+  // Answers are per caller and per instant (and may hold personal data): nothing to revalidate.
+  app.set("etag", false);
 
   const metrics = new Registry();
   collectDefaultMetrics({ register: metrics });

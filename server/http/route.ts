@@ -56,6 +56,8 @@ export function mount(router: Router, route: AnyRoute): void {
       requestId: res.locals.requestId as string,
     };
     const { status = 200, body } = await route.handler(ctx, res);
+    // Personal data and per-instant decisions: no cache along the way may keep or replay them.
+    res.setHeader("cache-control", "no-store");
     res.status(status).json(body);
   });
 }

@@ -183,6 +183,7 @@ const toAnchor = (r: AnchorRow): AnchorRecord => ({ treeSize: r.tree_size, rootH
 export class SqliteStore implements Store {
   readonly db: Database.Database;
   private readonly statements;
+  private readonly inTransaction: Database.Transaction<(fn: () => unknown) => unknown>;
 
   constructor(readonly path: string) {
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
@@ -201,6 +202,8 @@ export class SqliteStore implements Store {
     this.db.pragma("cache_size = -65536");
     this.db.pragma("wal_autocheckpoint = 2500");
     this.db.exec(SCHEMA);
+    // One wrapper for every call: better-sqlite3 builds a new one per db.transaction().
+    this.inTransaction = this.db.transaction((fn: () => unknown) => fn());
     const db = this.db;
     this.statements = {
       getMeta: db.prepare<[string], { value: string }>("SELECT value FROM meta WHERE key = ?"),
@@ -290,6 +293,9 @@ export class SqliteStore implements Store {
   private readonly cutoffCache = new Map<string, IndexedCutoff | null>();
   private readonly dataExpiryCache = new Map<string, IndexedDataExpiry | null>();
   private static readonly CACHE_LIMIT = 200_000;
+  private readonly recordCache = new Map<string, StoredRecord | null>();
+  private recordCacheBytes = 0;
+  private static readonly RECORD_CACHE_BYTES = 32 << 20;
 
   private invalidateCaches(): void {
     this.grantCache.clear();
@@ -304,7 +310,7 @@ export class SqliteStore implements Store {
   }
 
   transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    return this.inTransaction(fn) as T;
   }
 
   close(): void {
@@ -493,12 +499,31 @@ export class SqliteStore implements Store {
     this.statements.deleteWrappedKey.run(subject);
   }
 
+  /**
+   * Read through a cache of sealed records (ciphertext only; a miss is remembered too). Records are
+   * written only by putRecord and deleteRecords, which evict, never fill: a transaction that rolls
+   * back cannot leave the cache ahead of the file.
+   */
   getRecord(subject: string, category: string): StoredRecord | null {
+    const key = `${subject}\n${category}`;
+    const cached = this.recordCache.get(key);
+    if (cached !== undefined) return cached;
     const row = this.statements.getRecord.get(subject, category);
-    return row ? toRecord(row) : null;
+    const record = row ? toRecord(row) : null;
+    const size = record?.sealed.length ?? 0;
+    if (this.recordCacheBytes + size > SqliteStore.RECORD_CACHE_BYTES || this.recordCache.size >= SqliteStore.CACHE_LIMIT) {
+      this.recordCache.clear();
+      this.recordCacheBytes = 0;
+    }
+    if (size <= SqliteStore.RECORD_CACHE_BYTES / 64) {
+      this.recordCache.set(key, record);
+      this.recordCacheBytes += size;
+    }
+    return record;
   }
 
   putRecord(record: StoredRecord): boolean {
+    this.recordCache.delete(`${record.subject}\n${record.category}`);
     const existed = this.statements.getRecord.get(record.subject, record.category) !== undefined;
     this.statements.insertRecord.run(record);
     return !existed;
@@ -511,6 +536,7 @@ export class SqliteStore implements Store {
   }
 
   deleteRecords(subject: string, category: string): number {
+    this.recordCache.delete(`${subject}\n${category}`);
     return this.statements.deleteRecords.run(subject, category).changes;
   }
 

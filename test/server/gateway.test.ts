@@ -1,6 +1,7 @@
 import hre from "hardhat";
 import { expect } from "chai";
-import { readFileSync, readdirSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { time, mine } from "@nomicfoundation/hardhat-network-helpers";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
@@ -9,6 +10,8 @@ import { labelToId, grantIdOf } from "../../core/ids";
 import { readDomain, typesFor } from "../../core/eip712";
 import { ERROR_CODES } from "../../core/errorCodes";
 import { parseEnv, ConfigError } from "../../server/config/env";
+import { SqliteStore } from "../../server/store/sqlite";
+import { TokenSigner } from "../../server/auth/tokens";
 import { call, login, removeDir, startTestGateway, synced, type TestGateway } from "../helpers/gateway";
 
 describe("gateway (step 2): releases only under a grant valid at that instant", function () {
@@ -74,6 +77,22 @@ describe("gateway (step 2): releases only under a grant valid at that instant", 
     const logged = gw.gateway.store.readLog(res.body.auditIndex, res.body.auditIndex + 1);
     expect(logged[0]).to.include({ kind: "release", grantee: service.address.toLowerCase(), category, purpose });
     expect(JSON.stringify(logged[0])).not.to.contain("alice@example.org");
+  });
+
+  it("releases what is stored now: a replaced value, then nothing once deleted; never cacheable", async function () {
+    const category = await freshCategory({ v: 1 });
+    await grant(category);
+    const first = await fetch(`${gw.url}${subjectPath(category)}?purpose=${encodeURIComponent(purpose)}`, { headers: { authorization: `Bearer ${serviceToken}` } });
+    expect(first.status).to.equal(200);
+    expect(((await first.json()) as any).value).to.deep.equal({ v: 1 });
+    expect(first.headers.get("cache-control")).to.equal("no-store");
+    expect(first.headers.get("etag")).to.equal(null);
+    expect((await call(gw.url, subjectPath(category), operatorToken, { method: "PUT", body: { value: { v: 2 } } })).status).to.equal(200);
+    expect((await release(category)).body.value).to.deep.equal({ v: 2 });
+    expect((await call(gw.url, subjectPath(category), subjectToken, { method: "DELETE" })).status).to.equal(200);
+    const gone = await release(category);
+    expect(gone.status).to.equal(404);
+    expect(gone.body.error.code).to.equal("NO_DATA");
   });
 
   it("denies without a grant, for another purpose, another category and another service", async function () {
@@ -328,6 +347,45 @@ describe("gateway restart resumes its index", function () {
       hre.ethers.provider.send = originalSend;
       removeDir(first.dataDir);
     }
+  });
+});
+
+describe("store and session caches", function () {
+  it("a record write rolled back with its transaction leaves the previous value readable", function () {
+    const dir = mkdtempSync(join(tmpdir(), "dul-store-"));
+    const store = new SqliteStore(join(dir, "g.sqlite"));
+    try {
+      const record = (sealed: string) => ({ subject: "0x" + "ab".repeat(20), category: "a.b", categoryId: labelToId("a.b").toLowerCase(), sealed: Buffer.from(sealed), createdAt: 1, updatedAt: 1 });
+      store.putRecord(record("first"));
+      expect(store.getRecord(record("").subject, "a.b")!.sealed.toString()).to.equal("first");
+      expect(() => store.transaction(() => {
+        store.putRecord(record("second"));
+        throw new Error("abort");
+      })).to.throw("abort");
+      expect(store.getRecord(record("").subject, "a.b")!.sealed.toString()).to.equal("first");
+      expect(() => store.transaction(() => {
+        store.deleteRecords(record("").subject, "a.b");
+        throw new Error("abort");
+      })).to.throw("abort");
+      expect(store.getRecord(record("").subject, "a.b")!.sealed.toString()).to.equal("first");
+      store.deleteRecords(record("").subject, "a.b");
+      expect(store.getRecord(record("").subject, "a.b")).to.equal(null);
+    } finally {
+      store.close();
+      removeDir(dir);
+    }
+  });
+
+  it("a token already verified is still refused once expired, or for another domain or chain", function () {
+    const signer = new TokenSigner(Buffer.alloc(32, 1));
+    const claims = { address: "0x" + "cd".repeat(20), domain: "gw.example", chainId: 31337, exp: 1_000 };
+    const token = signer.issue(claims);
+    expect(signer.verify(token, "gw.example", 31337, 999)).to.deep.equal(claims);
+    expect(signer.verify(token, "gw.example", 31337, 1_000)).to.equal(null);
+    expect(signer.verify(token, "evil.example", 31337, 999)).to.equal(null);
+    expect(signer.verify(token, "gw.example", 1, 999)).to.equal(null);
+    expect(signer.verify(token, "gw.example", 31337, 999)).to.deep.equal(claims);
+    expect(new TokenSigner(Buffer.alloc(32, 2)).verify(token, "gw.example", 31337, 999)).to.equal(null);
   });
 });
 
