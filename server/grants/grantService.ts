@@ -3,6 +3,7 @@ import { forbidden } from "../errors";
 import type { IndexStore, IndexedGrant } from "../store/types";
 import type { Indexer } from "../chain/indexer";
 import type { Roles } from "../auth/roles";
+import type { DenyCode } from "../../core/errorCodes";
 import { decide, decisionNow, type Decision } from "./decision";
 
 export interface GrantListQuery {
@@ -15,6 +16,18 @@ export interface GrantListQuery {
   offset: number;
 }
 
+/** A grant's state now, by the rule that releases data; "pending" waits for its confirmations. */
+export type GrantStatus = "active" | "pending" | "revoked" | "expired" | "data-expired";
+export type ListedGrant = IndexedGrant & { status: GrantStatus };
+
+const STATUS_OF_DENIAL: Record<DenyCode, GrantStatus> = {
+  NO_GRANT: "pending",
+  GRANT_REVOKED: "revoked",
+  GRANT_EXPIRED: "expired",
+  DATA_EXPIRED: "data-expired",
+};
+const ACTIVE_SCAN_PAGE = 500;
+
 /** Grant queries from the index, scoped to what the caller may see. */
 export class GrantService {
   constructor(
@@ -25,27 +38,41 @@ export class GrantService {
     },
   ) {}
 
-  list(caller: string, query: GrantListQuery): { grants: (IndexedGrant & { status: string })[]; indexedBlock: number | null } {
-    const view = this.deps.indexer.lastView();
-    const now = decisionNow(view?.headTime);
-    const grants = this.deps.store.listGrants({
+  /**
+   * Grants from the index, each with its status by the rule that releases data ({@link decide}):
+   * a listing never says "active" of a grant that a release would refuse. `status=active` narrows
+   * in SQL to grants neither expired nor cut off, then keeps those the rule allows.
+   */
+  list(caller: string, query: GrantListQuery): { grants: ListedGrant[]; indexedBlock: number } {
+    // A listing may lag the chain (it says how far it read), but never describes an index never read.
+    const view = this.deps.indexer.lastView() ?? this.deps.indexer.freshView();
+    const filter = {
       subject: query.subject,
       grantee: query.grantee,
       category: query.category === undefined ? undefined : labelToId(query.category).toLowerCase(),
       purpose: query.purpose === undefined ? undefined : labelToId(query.purpose).toLowerCase(),
-      activeAt: query.status === "active" ? now : undefined,
       party: this.deps.roles.seesEverything(caller) ? undefined : caller,
-      limit: query.limit,
-      offset: query.offset,
-    });
-    return {
-      grants: grants.map((g) => {
-        const cutoff = this.deps.store.getCutoff(g.subject, g.grantee);
-        const revoked = g.expiresAt === 0 || (cutoff !== null && g.grantedAt <= cutoff.revokedAt);
-        return { ...g, status: revoked ? "revoked" : g.expiresAt <= now ? "expired" : "active" };
-      }),
-      indexedBlock: view?.indexedBlock ?? null,
     };
+    const listed = (g: IndexedGrant): ListedGrant => {
+      const decision = decide(this.deps.store, g, view, this.deps.indexer.confirmations);
+      return { ...g, status: decision.allowed ? "active" : STATUS_OF_DENIAL[decision.reason!] };
+    };
+    if (query.status === "all") {
+      return { grants: this.deps.store.listGrants({ ...filter, limit: query.limit, offset: query.offset }).map(listed), indexedBlock: view.indexedBlock };
+    }
+    const activeAt = decisionNow(view.headTime);
+    const grants: ListedGrant[] = [];
+    let skipped = 0;
+    for (let from = 0; grants.length < query.limit; from += ACTIVE_SCAN_PAGE) {
+      const page = this.deps.store.listGrants({ ...filter, activeAt, limit: ACTIVE_SCAN_PAGE, offset: from });
+      for (const g of page.map(listed)) {
+        if (g.status !== "active") continue;
+        if (skipped < query.offset) skipped += 1;
+        else if (grants.push(g) === query.limit) break;
+      }
+      if (page.length < ACTIVE_SCAN_PAGE) break;
+    }
+    return { grants, indexedBlock: view.indexedBlock };
   }
 
   check(caller: string, subject: string, grantee: string, category: string, purpose: string): Decision {

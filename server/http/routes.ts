@@ -125,7 +125,7 @@ export function v1Routes(deps: RouteDeps): AnyRoute[] {
         limit: s.limit,
         offset: s.offset,
       }),
-      responses: { 200: "{ grants, indexedBlock }", 400: "invalid input", 401: "not signed in" },
+      responses: { 200: "{ grants, indexedBlock }: each grant with its status by the release rule", 400: "invalid input", 401: "not signed in", 503: "INDEX_STALE: the index was never read" },
       handler: async ({ query, caller }) => ({ body: deps.grants.list(caller!, query) }),
     }),
     route({

@@ -213,6 +213,49 @@ describe("gateway (step 2): releases only under a grant valid at that instant", 
     expect(other.body).to.deep.include({ allowed: false, reason: "NO_GRANT" });
   });
 
+  it("lists each grant's status by the rule that releases: never active where a release is refused", async function () {
+    const listedFor = async (category: string, status: "active" | "all") =>
+      (await call(gw.url, `/v1/grants?category=${category}&status=${status}`, serviceToken)).body.grants as { status: string }[];
+    const ended = await freshCategory();
+    await grant(ended, 86_400);
+    const live = await freshCategory();
+    await grant(live, 86_400);
+    const dataExpiresAt = (await time.latest()) + 60;
+    await (await registry.setDataExpiry(labelToId(ended), dataExpiresAt)).wait();
+    await time.increaseTo(dataExpiresAt);
+    await synced(gw.gateway);
+
+    expect((await release(ended)).body.error.code).to.equal("DATA_EXPIRED");
+    expect(await listedFor(ended, "active")).to.deep.equal([]);
+    expect((await listedFor(ended, "all")).map((g) => g.status)).to.deep.equal(["data-expired"]);
+    expect((await release(live)).status).to.equal(200);
+    expect((await listedFor(live, "active")).map((g) => g.status)).to.deep.equal(["active"]);
+
+    await (await registry.revoke(grantIdOf(subject.address, service.address, labelToId(live), labelToId(purpose)))).wait();
+    await synced(gw.gateway);
+    expect(await listedFor(live, "active")).to.deep.equal([]);
+    expect((await listedFor(live, "all")).map((g) => g.status)).to.deep.equal(["revoked"]);
+  });
+
+  it("pages active grants after the rule has dropped the ones a release would refuse", async function () {
+    const pagedService = (await hre.ethers.getSigners())[7];
+    const token = await login(gw.url, pagedService, gw.gateway.domain);
+    const prefix = `paged.${counter++}`;
+    const categories = [`${prefix}.a`, `${prefix}.b`, `${prefix}.c`, `${prefix}.d`];
+    for (const c of categories) await grant(c, 86_400, pagedService);
+    const dataExpiresAt = (await time.latest()) + 60;
+    await (await registry.setDataExpiry(labelToId(categories[1]), dataExpiresAt)).wait();
+    await time.increaseTo(dataExpiresAt);
+    await synced(gw.gateway);
+    const page = async (offset: number) =>
+      (await call(gw.url, `/v1/grants?status=active&limit=2&offset=${offset}`, token)).body.grants as { category: string; status: string }[];
+    const pages = [await page(0), await page(2), await page(4)];
+    expect(pages.map((p) => p.length)).to.deep.equal([2, 1, 0]);
+    const names = new Map(categories.map((c) => [labelToId(c).toLowerCase(), c]));
+    expect(pages.flat().map((g) => g.status)).to.deep.equal(["active", "active", "active"]);
+    expect(pages.flat().map((g) => names.get(g.category)).sort()).to.deep.equal([categories[0], categories[2], categories[3]]);
+  });
+
   it("relays a subject's EIP-712 grant (gasless) and rejects a bad signature before spending gas", async function () {
     const [, , , , , relayedSubject] = await hre.ethers.getSigners();
     const category = "purchase.history";

@@ -1,7 +1,8 @@
 import type { ErrorBody, ErrorCode } from "../../core/errorCodes";
 import type { PublicConfig } from "../../server/http/routes";
 import type { RelayRequest } from "../../server/chain/relayer";
-import type { AnchorRecord, IndexedGrant, SignedCheckpoint } from "../../server/store/types";
+import type { AnchorRecord, SignedCheckpoint } from "../../server/store/types";
+import type { ListedGrant } from "../../server/grants/grantService";
 import type { AuditEntry } from "../../core/auditEntry";
 import type { DeletionOrder, Service } from "../../server/deletion/deletionStore";
 import type { Session } from "../../server/auth/siwe";
@@ -10,8 +11,7 @@ import type { AuditLog } from "../../server/audit/auditLog";
 
 export type { AuditEntry, PublicConfig, RelayRequest, Session };
 
-type GrantStatus = "active" | "expired" | "revoked";
-export type GrantRow = IndexedGrant & { status: GrantStatus };
+export type GrantRow = ListedGrant;
 export type ServiceRow = Pick<Service, "address" | "displayName">;
 export type OrderRow = DeletionOrder;
 /** A category of data held for the subject, without its value. */

@@ -2,7 +2,7 @@ import { idOf } from "../../core/labels";
 import type { AuditEntry, GrantRow, OrderRow } from "./gateway";
 
 /** A grant as a person sees it now, by the chain's clock and the category's data expiry. */
-export type LiveStatus = "active" | "expiring" | "expired" | "revoked" | "data-expired";
+export type LiveStatus = "active" | "expiring" | "pending" | "expired" | "revoked" | "data-expired";
 
 const DAY = 86_400;
 
@@ -13,8 +13,9 @@ export function endsAt(grant: GrantRow, dataExpiry: number | undefined): number 
 
 export function liveStatus(grant: GrantRow, dataExpiry: number | undefined, now: number): LiveStatus {
   if (grant.status === "revoked") return "revoked";
-  if (dataExpiry && dataExpiry <= now) return "data-expired";
+  if (grant.status === "data-expired" || (dataExpiry && dataExpiry <= now)) return "data-expired";
   if (grant.status === "expired" || grant.expiresAt <= now) return "expired";
+  if (grant.status === "pending") return "pending";
   return endsAt(grant, dataExpiry) - now <= DAY ? "expiring" : "active";
 }
 

@@ -11,6 +11,7 @@ import { badge, cancel, expiryChooser, expiryEditor, labelled, party, plural, re
 const STATUS_WORDS: Record<LiveStatus, string> = {
   active: "active",
   expiring: "expiring soon",
+  pending: "awaiting confirmation",
   expired: "expired",
   revoked: "revoked",
   "data-expired": "data deleted",
