@@ -132,6 +132,7 @@ async function benchRelease(results: Record<string, unknown>, rpcUrl: string): P
     LOG_LEVEL: "warn",
   }, "/readyz");
   const ceiling = await startNodeProcess("bench/ceiling.ts", {});
+  const stack = await startNodeProcess("bench/stackCeiling.ts", {});
   try {
     const deployment = JSON.parse(readFileSync(deploymentFile, "utf8")) as Deployment;
     const registry = DataUseRegistry__factory.connect(deployment.contracts.DataUseRegistry.address, subject);
@@ -163,6 +164,10 @@ async function benchRelease(results: Record<string, unknown>, rpcUrl: string): P
 
     await cannon(`${ceiling.url}/constant`, {}, 2);
     const bare = await cannon(`${ceiling.url}/constant`, {}, 8);
+    const stackUrl = `${stack.url}${new URL(releaseUrl).pathname}${new URL(releaseUrl).search}`;
+    await cannon(stackUrl, asService, 2);
+    const stackOnly = await cannon(stackUrl, asService, 8);
+    if (stackOnly.non2xx > 0 || stackOnly.errors > 0) throw new Error(`stack ceiling saw ${stackOnly.non2xx} non-2xx and ${stackOnly.errors} errors`);
     await cannon(releaseUrl, asService, 2);
     const logBefore = logSize(join(dir, "gateway.sqlite"));
     const release = await cannon(releaseUrl, asService, 8);
@@ -175,6 +180,8 @@ async function benchRelease(results: Record<string, unknown>, rpcUrl: string): P
       p99Ms: release.latency.p99,
       ceilingPerSec: round(bare.requests.average),
       ratioToCeiling: round(release.requests.average / bare.requests.average, 3),
+      stackCeilingPerSec: round(stackOnly.requests.average),
+      stackRatioToCeiling: round(stackOnly.requests.average / bare.requests.average, 3),
       loggedEntries: logged,
     };
 
@@ -204,6 +211,7 @@ async function benchRelease(results: Record<string, unknown>, rpcUrl: string): P
     results.revocationToDenyMedianMs = round(samples[Math.floor(samples.length / 2)]);
   } finally {
     await ceiling.stop();
+    await stack.stop();
     await gateway.stop();
     rmSync(dir, { recursive: true, force: true });
   }
