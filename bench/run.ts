@@ -164,7 +164,8 @@ async function benchRelease(results: Record<string, unknown>, rpcUrl: string): P
 
     await cannon(`${ceiling.url}/constant`, {}, 2);
     const bare = await cannon(`${ceiling.url}/constant`, {}, 8);
-    const stackUrl = `${stack.url}${new URL(releaseUrl).pathname}${new URL(releaseUrl).search}`;
+    const { pathname, search } = new URL(releaseUrl);
+    const stackUrl = `${stack.url}${pathname}${search}`;
     await cannon(stackUrl, asService, 2);
     const stackOnly = await cannon(stackUrl, asService, 8);
     if (stackOnly.non2xx > 0 || stackOnly.errors > 0) throw new Error(`stack ceiling saw ${stackOnly.non2xx} non-2xx and ${stackOnly.errors} errors`);

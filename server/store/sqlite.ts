@@ -176,6 +176,8 @@ const toCheckpoint = (r: CheckpointRow): SignedCheckpoint => ({
 interface AnchorRow { tree_size: number; root_hash: string; tx_hash: string; block_number: number; anchored_at: number }
 const toAnchor = (r: AnchorRow): AnchorRecord => ({ treeSize: r.tree_size, rootHash: r.root_hash, txHash: r.tx_hash, blockNumber: r.block_number, anchoredAt: r.anchored_at });
 
+const recordKey = (subject: string, category: string) => `${subject}\n${category}`;
+
 /**
  * The SQLite store (better-sqlite3, WAL). `synchronous = FULL` makes every committed transaction
  * durable before the call returns; `secure_delete` overwrites deleted content.
@@ -505,7 +507,7 @@ export class SqliteStore implements Store {
    * back cannot leave the cache ahead of the file.
    */
   getRecord(subject: string, category: string): StoredRecord | null {
-    const key = `${subject}\n${category}`;
+    const key = recordKey(subject, category);
     const cached = this.recordCache.get(key);
     if (cached !== undefined) return cached;
     const row = this.statements.getRecord.get(subject, category);
@@ -523,7 +525,7 @@ export class SqliteStore implements Store {
   }
 
   putRecord(record: StoredRecord): boolean {
-    this.recordCache.delete(`${record.subject}\n${record.category}`);
+    this.recordCache.delete(recordKey(record.subject, record.category));
     const existed = this.statements.getRecord.get(record.subject, record.category) !== undefined;
     this.statements.insertRecord.run(record);
     return !existed;
@@ -536,7 +538,7 @@ export class SqliteStore implements Store {
   }
 
   deleteRecords(subject: string, category: string): number {
-    this.recordCache.delete(`${subject}\n${category}`);
+    this.recordCache.delete(recordKey(subject, category));
     return this.statements.deleteRecords.run(subject, category).changes;
   }
 
