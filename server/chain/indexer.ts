@@ -1,8 +1,8 @@
-import { ZeroHash, type Block } from "ethers";
+import { ZeroHash } from "ethers";
 import type { Logger } from "pino";
 import type { IndexStore, IndexCursor, IndexPage } from "../store/types";
 import { decodeRegistryLog } from "./registryEvents";
-import { getLogs, type ChainLog, type RpcProvider } from "./logs";
+import { getBlockHeader, getLogs, type BlockHeader, type ChainLog, type RpcProvider } from "./logs";
 import { GatewayError } from "../errors";
 import { loadFastKeccak } from "../../core/ids";
 
@@ -47,7 +47,7 @@ const COMMIT_EVENTS = 50_000;
 
 interface FetchedPage {
   logs: ChainLog[];
-  blocks: Map<number, Block>;
+  blocks: Map<number, BlockHeader>;
   /** The parent of the page's first block: the block before the page must have this hash. */
   parentHash: string;
   cursor: IndexCursor;
@@ -70,7 +70,7 @@ interface PageRead {
 
 function decodePage(page: FetchedPage): IndexPage {
   const events = page.logs.map((log) => decodeRegistryLog(log, page.blocks.get(log.blockNumber)!.timestamp));
-  const blockHashes = [...page.blocks.values()].map((b) => ({ blockNumber: b.number, blockHash: b.hash! }));
+  const blockHashes = [...page.blocks.values()].map((b) => ({ blockNumber: b.number, blockHash: b.hash }));
   return { events, cursor: page.cursor, blockHashes };
 }
 
@@ -256,14 +256,14 @@ export class Indexer {
    */
   private async fetchPage(from: number, to: number): Promise<FetchedPage> {
     const [logs, last] = await Promise.all([getLogs(this.provider, { address: this.options.registryAddress, fromBlock: from, toBlock: to }), this.getBlock(to)]);
-    const known = new Map<number, Block>([[to, last]]);
+    const known = new Map<number, BlockHeader>([[to, last]]);
     const later = [...new Set([from, ...logs.map((log) => log.blockNumber)])].filter((n) => !known.has(n));
     for (const block of await Promise.all(later.map((n) => this.getBlock(n)))) known.set(block.number, block);
     for (const log of logs) {
       // A log from a block the chain no longer holds: a reorganisation happened mid-read.
       if (known.get(log.blockNumber)?.hash !== log.blockHash) throw new ChainMovedError(`block ${log.blockNumber} changed while it was read`);
     }
-    return { logs, blocks: known, parentHash: known.get(from)!.parentHash, cursor: { blockNumber: to, blockHash: last.hash! } };
+    return { logs, blocks: known, parentHash: known.get(from)!.parentHash, cursor: { blockNumber: to, blockHash: last.hash } };
   }
 
   /** Finds the newest stored block the chain still holds, and undoes everything after it. */
@@ -285,9 +285,7 @@ export class Indexer {
     return { blockNumber: this.options.fromBlock - 1, blockHash: "" };
   }
 
-  private async getBlock(tag: number | "latest"): Promise<Block> {
-    const block = await this.provider.getBlock(tag);
-    if (!block || !block.hash) throw new Error(`block ${tag} is not available`);
-    return block;
+  private getBlock(tag: number | "latest"): Promise<BlockHeader> {
+    return getBlockHeader(this.provider, tag);
   }
 }

@@ -38,8 +38,36 @@ export async function getLogs(provider: RpcProvider, filter: { address: string |
     topics: log.topics,
     data: log.data,
     blockNumber: Number(log.blockNumber),
-    blockHash: log.blockHash,
+    blockHash: log.blockHash.toLowerCase(),
     transactionHash: log.transactionHash,
     index: Number(log.logIndex),
   }));
+}
+
+/** What the indexer reads of a block. */
+export interface BlockHeader {
+  number: number;
+  hash: string;
+  parentHash: string;
+  timestamp: number;
+}
+
+const HASH = /^0x[0-9a-fA-F]{64}$/;
+
+/**
+ * eth_getBlockByNumber without transactions, read raw: the indexer asks for the head 20 times a
+ * second, and ethers' Block objects cost it more than the request itself.
+ */
+export async function getBlockHeader(provider: RpcProvider, tag: number | "latest"): Promise<BlockHeader> {
+  const raw = (await provider.send("eth_getBlockByNumber", [tag === "latest" ? tag : toQuantity(tag), false])) as Record<string, unknown> | null;
+  if (raw === null || typeof raw !== "object") throw new Error(`block ${tag} is not available`);
+  const { number, hash, parentHash, timestamp } = raw;
+  if (typeof number !== "string" || typeof timestamp !== "string" || typeof hash !== "string" || typeof parentHash !== "string" || !HASH.test(hash) || !HASH.test(parentHash)) {
+    throw new Error(`block ${tag} came back malformed`);
+  }
+  const header = { number: Number(number), hash: hash.toLowerCase(), parentHash: parentHash.toLowerCase(), timestamp: Number(timestamp) };
+  if (!Number.isSafeInteger(header.number) || !Number.isSafeInteger(header.timestamp) || (tag !== "latest" && header.number !== tag)) {
+    throw new Error(`block ${tag} came back malformed`);
+  }
+  return header;
 }

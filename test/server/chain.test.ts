@@ -6,15 +6,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import type { AddressInfo } from "node:net";
-import { AbiCoder, hexlify, keccak256, randomBytes, zeroPadValue } from "ethers";
+import { AbiCoder, FetchRequest, hexlify, keccak256, randomBytes, zeroPadValue } from "ethers";
 import pino from "pino";
 import { mine } from "@nomicfoundation/hardhat-network-helpers";
 import { DataUseRegistry__factory } from "../../typechain-types";
 import { grantIdOf, loadFastKeccak, labelToId } from "../../core/ids";
 import { decodeRegistryLog, registryInterface } from "../../server/chain/registryEvents";
 import { Indexer } from "../../server/chain/indexer";
-import { HttpRpcProvider } from "../../server/chain/rpcProvider";
-import type { ChainLog, RpcProvider } from "../../server/chain/logs";
+import { HttpRpcProvider, httpGetUrl } from "../../server/chain/rpcProvider";
+import { Agent as HttpAgent } from "node:http";
+import { Agent as HttpsAgent } from "node:https";
+import { getBlockHeader, type ChainLog, type RpcProvider } from "../../server/chain/logs";
 import { SqliteStore } from "../../server/store/sqlite";
 import { deployLedger } from "../../scripts/lib/deploy";
 import type { Deployment } from "../../core/deployment";
@@ -24,13 +26,17 @@ const randomAddress = () => hexlify(randomBytes(20));
 const randomWord = () => hexlify(randomBytes(32));
 
 /** The in-process provider with some of its methods replaced (the rest, and their internal calls, as they were). */
-function providerWith(methods: { send?: (method: string, params: unknown[]) => Promise<unknown>; getBlock?: (tag: number | string) => Promise<unknown> }): RpcProvider {
+function providerWith(methods: { send?: (method: string, params: unknown[]) => Promise<unknown> }): RpcProvider {
   return new Proxy(hre.ethers.provider, {
     get(target, property, receiver) {
       return (methods as Record<string | symbol, unknown>)[property] ?? Reflect.get(target, property, receiver);
     },
   }) as unknown as RpcProvider;
 }
+
+/** The block an eth_getBlockByNumber asks for, or null for any other call. */
+const blockAskedFor = (method: string, params: unknown[]): number | "latest" | null =>
+  method !== "eth_getBlockByNumber" ? null : params[0] === "latest" ? "latest" : Number(params[0]);
 
 describe("chain reading", function () {
   describe("grant ids", function () {
@@ -230,14 +236,14 @@ describe("chain reading", function () {
       let switched = false;
       // The chain changes right after the second page's last block was read: later blocks come from another chain.
       const provider = providerWith({
-        async getBlock(tag) {
-          const block = await hre.ethers.provider.getBlock(tag);
-          if (!switched && tag === secondPageEnd) {
+        async send(method, params) {
+          const answer = await hre.ethers.provider.send(method, params);
+          if (!switched && blockAskedFor(method, params) === secondPageEnd) {
             switched = true;
             await hre.network.provider.send("evm_revert", [snapshot]);
             reorganised = await grantBlocks(16, 1, "won");
           }
-          return block;
+          return answer;
         },
       });
       const reader = indexer(provider, { pageBlocks: 2 });
@@ -266,18 +272,15 @@ describe("chain reading", function () {
       // The chain changes after eth_getLogs answered and before the page's last block is read.
       const provider = providerWith({
         async send(method, params) {
-          const answer = await hre.ethers.provider.send(method, params);
-          if (method === "eth_getLogs") logsAnswered();
-          return answer;
-        },
-        async getBlock(tag) {
-          if (!switched && tag === cursor + 2) {
+          if (!switched && blockAskedFor(method, params) === cursor + 2) {
             switched = true;
             await logsRead;
             await hre.network.provider.send("evm_revert", [snapshot]);
             reorganised = await grantBlocks(3, 1, "won-mid-page");
           }
-          return hre.ethers.provider.getBlock(tag);
+          const answer = await hre.ethers.provider.send(method, params);
+          if (method === "eth_getLogs") logsAnswered();
+          return answer;
         },
       });
 
@@ -287,6 +290,20 @@ describe("chain reading", function () {
       await reader(hre.ethers.provider).syncOnce();
       expect(indexedCategories()).to.deep.equal([...reorganised].sort());
       expect(indexedCategories().filter((c) => lost.includes(c))).to.deep.equal([]);
+    });
+  });
+
+  describe("block headers", function () {
+    it("are read raw and checked: a missing, malformed or other block is refused", async function () {
+      const head = await hre.ethers.provider.getBlock("latest");
+      expect(await getBlockHeader(hre.ethers.provider, "latest")).to.deep.equal({ number: head!.number, hash: head!.hash, parentHash: head!.parentHash, timestamp: head!.timestamp });
+      const answering = (block: unknown) => providerWith({ send: async (method, params) => (blockAskedFor(method, params) !== null ? block : hre.ethers.provider.send(method, params)) });
+      const good = { number: "0x5", hash: randomWord(), parentHash: randomWord(), timestamp: "0x64" };
+      expect(await getBlockHeader(answering(good), 5)).to.include({ number: 5, timestamp: 100 });
+      await expect(getBlockHeader(answering(null), 5)).to.be.rejectedWith("block 5 is not available");
+      await expect(getBlockHeader(answering({ ...good, hash: "0x1234" }), 5)).to.be.rejectedWith("malformed");
+      await expect(getBlockHeader(answering({ ...good, timestamp: 100 }), 5)).to.be.rejectedWith("malformed");
+      await expect(getBlockHeader(answering(good), 6)).to.be.rejectedWith("block 6 came back malformed");
     });
   });
 
@@ -396,6 +413,67 @@ describe("chain reading", function () {
       } finally {
         rpc.destroy();
         respond = inner;
+      }
+    });
+
+    it("keeps one connection open across requests, and sends again on a new one after the node closes it", async function () {
+      const connections: string[] = [];
+      const counted = (socket: import("node:net").Socket) => connections.push(`${socket.remotePort}`);
+      server.on("connection", counted);
+      respond = (request, res) => void res.writeHead(200).end(JSON.stringify({ jsonrpc: "2.0", id: request.id, result: "0x1" }));
+      const rpc = provider();
+      try {
+        for (let i = 0; i < 5; i++) expect(await rpc.send("eth_blockNumber", [])).to.equal("0x1");
+        expect(connections).to.have.length(1);
+        respond = (request, res) => void res.writeHead(200, { connection: "close" }).end(JSON.stringify({ jsonrpc: "2.0", id: request.id, result: "0x2" }));
+        expect(await rpc.send("eth_blockNumber", [])).to.equal("0x2");
+        expect(await rpc.send("eth_blockNumber", [])).to.equal("0x2");
+        expect(connections).to.have.length(2);
+      } finally {
+        rpc.destroy();
+        server.off("connection", counted);
+      }
+    });
+
+    it("sends once more on a new connection when a kept-alive one is dropped before it answers", async function () {
+      let dropNext = false;
+      respond = (request, res) => {
+        if (dropNext) {
+          dropNext = false;
+          res.socket!.destroy();
+          return;
+        }
+        res.writeHead(200).end(JSON.stringify({ jsonrpc: "2.0", id: request.id, result: "0x3" }));
+      };
+      const rpc = provider();
+      try {
+        expect(await rpc.send("eth_blockNumber", [])).to.equal("0x3");
+        dropNext = true;
+        expect(await rpc.send("eth_blockNumber", [])).to.equal("0x3");
+        expect(dropNext).to.equal(false);
+      } finally {
+        rpc.destroy();
+      }
+    });
+
+    it("gives up on a node that does not answer in time, with ethers' TIMEOUT, and does not follow redirects", async function () {
+      const agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
+      try {
+        respond = () => undefined;
+        const slow = new FetchRequest(url);
+        slow.body = "{}";
+        slow.timeout = 100;
+        await expect(httpGetUrl(agents)(slow)).to.be.rejected.and.eventually.have.property("code", "TIMEOUT");
+
+        respond = (_request, res) => void res.writeHead(302, { location: "http://127.0.0.1:1/elsewhere" }).end();
+        const moved = new FetchRequest(url);
+        moved.body = "{}";
+        const answer = await httpGetUrl(agents)(moved);
+        expect(answer.statusCode).to.equal(302);
+        expect(answer.headers.location).to.equal("http://127.0.0.1:1/elsewhere");
+      } finally {
+        agents.http.destroy();
+        agents.https.destroy();
       }
     });
 
