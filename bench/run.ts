@@ -25,7 +25,7 @@ import { deployLedger } from "../scripts/lib/deploy";
 import type { Deployment } from "../core/deployment";
 import { login, startTestGateway, synced } from "../test/helpers/gateway";
 import { signIn } from "../auditor/gatewayClient";
-import { runHardhatScript, runNodeScript, startHardhatNode, startNodeProcess } from "./lib/processes";
+import { runHardhatScript, runNodeScript, startHardhatNode, startNodeProcess, type NodeProcess } from "./lib/processes";
 
 const run = promisify(execFile);
 const RESULTS = join(__dirname, "results.json");
@@ -45,6 +45,14 @@ async function cannon(url: string, headers: Record<string, string>, seconds: num
 }
 
 const round = (n: number, digits = 1) => Number(n.toFixed(digits));
+
+/** A load run against one server process, with the CPU time that process spent on each request. */
+async function cannonOn(server: NodeProcess, url: string, headers: Record<string, string>, seconds: number): Promise<Cannon & { cpuMicrosPerRequest: number | null }> {
+  const before = server.cpuSeconds();
+  const result = await cannon(url, headers, seconds);
+  const after = server.cpuSeconds();
+  return { ...result, cpuMicrosPerRequest: before === null || after === null ? null : Math.round(((after - before) * 1e6) / result.requests.total) };
+}
 
 /** An indexer over the bench's deployment that reads 2,000 blocks per getLogs page. */
 function benchIndexer(provider: RpcProvider, store: SqliteStore, deployment: Deployment): Indexer {
@@ -163,15 +171,15 @@ async function benchRelease(results: Record<string, unknown>, rpcUrl: string): P
     if (check.status !== 200) throw new Error(`release setup failed: ${check.status} ${await check.text()}`);
 
     await cannon(`${ceiling.url}/constant`, {}, 2);
-    const bare = await cannon(`${ceiling.url}/constant`, {}, 8);
+    const bare = await cannonOn(ceiling, `${ceiling.url}/constant`, {}, 8);
     const { pathname, search } = new URL(releaseUrl);
     const stackUrl = `${stack.url}${pathname}${search}`;
     await cannon(stackUrl, asService, 2);
-    const stackOnly = await cannon(stackUrl, asService, 8);
+    const stackOnly = await cannonOn(stack, stackUrl, asService, 8);
     if (stackOnly.non2xx > 0 || stackOnly.errors > 0) throw new Error(`stack ceiling saw ${stackOnly.non2xx} non-2xx and ${stackOnly.errors} errors`);
     await cannon(releaseUrl, asService, 2);
     const logBefore = logSize(join(dir, "gateway.sqlite"));
-    const release = await cannon(releaseUrl, asService, 8);
+    const release = await cannonOn(gateway, releaseUrl, asService, 8);
     if (release.non2xx > 0 || release.errors > 0) throw new Error(`release bench saw ${release.non2xx} non-2xx and ${release.errors} errors`);
     const logged = logSize(join(dir, "gateway.sqlite")) - logBefore;
     if (logged < release.requests.total) throw new Error(`release bench: ${release.requests.total} releases but ${logged} log entries`);
@@ -183,6 +191,9 @@ async function benchRelease(results: Record<string, unknown>, rpcUrl: string): P
       ratioToCeiling: round(release.requests.average / bare.requests.average, 3),
       stackCeilingPerSec: round(stackOnly.requests.average),
       stackRatioToCeiling: round(stackOnly.requests.average / bare.requests.average, 3),
+      // The server process's own CPU time per request: steadier between runs than the rates, which
+      // also depend on how the two cores are shared with the load generator.
+      cpuMicrosPerRequest: { release: release.cpuMicrosPerRequest, stack: stackOnly.cpuMicrosPerRequest, ceiling: bare.cpuMicrosPerRequest },
       loggedEntries: logged,
     };
 

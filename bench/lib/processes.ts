@@ -1,6 +1,7 @@
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { promisify } from "node:util";
 import { once } from "node:events";
+import { readFileSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 
@@ -19,7 +20,24 @@ export async function freePort(): Promise<number> {
 
 export interface NodeProcess {
   url: string;
+  /** CPU seconds (user and system) the process has used so far, from /proc; null where there is no /proc. */
+  cpuSeconds(): number | null;
   stop(): Promise<void>;
+}
+
+/** Linux reports a process's CPU time in clock ticks of 1/100 s (USER_HZ) on x86 and Arm. */
+const USER_HZ = 100;
+
+function cpuSecondsOf(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    // Fields after the command name, which may hold spaces: utime and stime are the 12th and 13th.
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / USER_HZ;
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -51,6 +69,7 @@ async function whenReady(child: ChildProcess, name: string, url: string, ready: 
   }
   return {
     url,
+    cpuSeconds: () => cpuSecondsOf(child.pid),
     async stop() {
       if (child.exitCode !== null) return;
       child.kill("SIGTERM");
