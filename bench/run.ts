@@ -251,11 +251,13 @@ async function benchCatchup(results: Record<string, unknown>, events: number): P
   try {
     await runHardhatScript("bench/catchupChain.ts", { RPC_URL: node.url, DEPLOYMENT_OUT: deploymentFile, CATCHUP_EVENTS: String(events) });
     const out = await runNodeScript("bench/catchup.ts", { RPC_URL: node.url, CHAIN_ID: "31337", DEPLOYMENT_FILE: deploymentFile });
-    const { events: indexed, seconds } = JSON.parse(out.trim().split("\n").pop()!) as { events: number; seconds: number };
+    const { events: indexed, seconds, expiryTickMs } = JSON.parse(out.trim().split("\n").pop()!) as { events: number; seconds: number; expiryTickMs: number };
     if (indexed !== events) throw new Error(`catch-up indexed ${indexed} of ${events} grants`);
     results.indexCatchupEventsPerSec = Math.round(events / seconds);
     results.indexCatchupEvents = events;
     results.indexCatchupSec = round(seconds, 2);
+    // Median of 21 ticks of the expiry scheduler (every SCHEDULER_INTERVAL_MS) over these live grants.
+    results.expiryTickMsAtCatchupGrants = round(expiryTickMs, 3);
   } finally {
     await node.stop();
     rmSync(dir, { recursive: true, force: true });

@@ -75,7 +75,10 @@ export class DeletionService {
     for (;;) {
       const data = this.deletions.dueDataExpiries(now, 500).map((d) => ({ at: d.expiresAt, data: d, grant: null }));
       const grants = this.deletions.endedGrants(now, 2000).map((g) => ({ at: g.endedAt, data: null, grant: g }));
-      if (data.length === 0 && grants.length === 0) break;
+      if (data.length === 0 && grants.length === 0) {
+        this.deletions.settle(now);
+        break;
+      }
       // Data first at equal instants: a grant capped by a data expiry ends with the data.
       const due = [...data, ...grants].sort((a, b) => a.at - b.at || (a.data ? -1 : 0) - (b.data ? -1 : 0));
       this.deps.store.transaction(() => {

@@ -93,8 +93,19 @@ export class DeletionStore {
 
   constructor(private readonly db: Database.Database) {
     this.s = {
+      // Grants due by time (revocations set expires_at to 0), and grants under a pending cutoff or a
+      // passed pending data expiry: each part read through its index, never every live grant. The
+      // indexes are named: without statistics, SQLite would rather walk grants in key order.
       endedGrants: db.prepare<{ now: number; limit: number }, EndedGrant>(
-        `SELECT g.subject, g.grant_id AS grantId, g.grantee, g.category, g.purpose, g.granted_at AS grantedAt,
+        `WITH due (subject, grant_id) AS (
+           SELECT subject, grant_id FROM grants INDEXED BY grants_unhandled WHERE end_handled = 0 AND expires_at <= @now
+           UNION
+           SELECT g.subject, g.grant_id FROM cutoffs c INDEXED BY cutoffs_pending CROSS JOIN grants g
+           WHERE c.pending = 1 AND g.subject = c.subject AND g.grantee = c.grantee AND g.end_handled = 0 AND g.granted_at <= c.revoked_at
+           UNION
+           SELECT g.subject, g.grant_id FROM data_expiries d INDEXED BY data_expiries_pending CROSS JOIN grants g
+           WHERE d.pending = 1 AND d.expires_at != 0 AND d.expires_at <= @now AND g.subject = d.subject AND g.category = d.category AND g.end_handled = 0)
+         SELECT g.subject, g.grant_id AS grantId, g.grantee, g.category, g.purpose, g.granted_at AS grantedAt,
            CASE
              WHEN g.expires_at = 0 THEN 'revoked'
              WHEN c.revoked_at IS NOT NULL AND g.granted_at <= c.revoked_at THEN 'revoked-all'
@@ -105,20 +116,28 @@ export class DeletionStore {
              WHEN c.revoked_at IS NOT NULL AND g.granted_at <= c.revoked_at THEN c.revoked_at
              WHEN d.expires_at IS NOT NULL AND d.expires_at != 0 AND d.expires_at < g.expires_at AND d.expires_at <= @now THEN d.expires_at
              ELSE g.expires_at END AS endedAt
-         FROM grants g
+         FROM due JOIN grants g ON g.subject = due.subject AND g.grant_id = due.grant_id
          LEFT JOIN cutoffs c ON c.subject = g.subject AND c.grantee = g.grantee
          LEFT JOIN data_expiries d ON d.subject = g.subject AND d.category = g.category
-         WHERE g.end_handled = 0 AND (
-           g.expires_at <= @now
-           OR (c.revoked_at IS NOT NULL AND g.granted_at <= c.revoked_at)
-           OR (d.expires_at IS NOT NULL AND d.expires_at != 0 AND d.expires_at <= @now))
          ORDER BY endedAt, g.subject, g.grant_id
          LIMIT @limit`,
+      ),
+      // Once nothing they end is left: data expiries also wait for their own deletion, and stay
+      // pending until they fall due.
+      settleCutoffs: db.prepare(
+        `UPDATE cutoffs SET pending = 0 WHERE pending = 1 AND NOT EXISTS (
+           SELECT 1 FROM grants g WHERE g.subject = cutoffs.subject AND g.grantee = cutoffs.grantee AND g.end_handled = 0 AND g.granted_at <= cutoffs.revoked_at)`,
+      ),
+      settleDataExpiries: db.prepare<{ now: number }>(
+        `UPDATE data_expiries SET pending = 0 WHERE pending = 1 AND expires_at <= @now AND (expires_at = 0 OR (
+           NOT EXISTS (SELECT 1 FROM grants g WHERE g.subject = data_expiries.subject AND g.category = data_expiries.category AND g.end_handled = 0)
+           AND EXISTS (SELECT 1 FROM handled_data_expiries h
+             WHERE h.subject = data_expiries.subject AND h.category = data_expiries.category AND h.expires_at = data_expiries.expires_at)))`,
       ),
       markHandled: db.prepare("UPDATE grants SET end_handled = 1 WHERE subject = ? AND grant_id = ? AND granted_at = ?"),
       dueDataExpiries: db.prepare<{ now: number; limit: number }, DueDataExpiry>(
         `SELECT d.subject, d.category AS categoryId, d.expires_at AS expiresAt FROM data_expiries d
-         WHERE d.expires_at != 0 AND d.expires_at <= @now AND NOT EXISTS (
+         WHERE d.pending = 1 AND d.expires_at != 0 AND d.expires_at <= @now AND NOT EXISTS (
            SELECT 1 FROM handled_data_expiries h WHERE h.subject = d.subject AND h.category = d.category AND h.expires_at = d.expires_at)
          ORDER BY d.expires_at LIMIT @limit`,
       ),
@@ -155,6 +174,12 @@ export class DeletionStore {
 
   endedGrants(now: number, limit: number): EndedGrant[] {
     return this.s.endedGrants.all({ now, limit });
+  }
+
+  /** Marks cutoffs and data expiries done once nothing due at `now` is left under them. */
+  settle(now: number): void {
+    this.s.settleCutoffs.run();
+    this.s.settleDataExpiries.run({ now });
   }
 
   activeGrantsOnCategory(subject: string, categoryId: string, now: number): EndedGrant[] {

@@ -40,11 +40,12 @@ CREATE TABLE IF NOT EXISTS grants (
 CREATE INDEX IF NOT EXISTS grants_grantee ON grants (grantee);
 CREATE TABLE IF NOT EXISTS cutoffs (
   subject TEXT NOT NULL, grantee TEXT NOT NULL, revoked_at INTEGER NOT NULL, block_number INTEGER NOT NULL,
+  pending INTEGER NOT NULL DEFAULT 1,
   PRIMARY KEY (subject, grantee)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS data_expiries (
   subject TEXT NOT NULL, category TEXT NOT NULL, expires_at INTEGER NOT NULL, previous_expires_at INTEGER NOT NULL,
-  block_number INTEGER NOT NULL,
+  block_number INTEGER NOT NULL, pending INTEGER NOT NULL DEFAULT 1,
   PRIMARY KEY (subject, category)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS subject_keys (subject TEXT PRIMARY KEY, wrapped BLOB NOT NULL);
@@ -88,6 +89,24 @@ CREATE INDEX IF NOT EXISTS deletion_orders_due ON deletion_orders (status, next_
 CREATE INDEX IF NOT EXISTS deletion_orders_subject ON deletion_orders (subject);
 CREATE INDEX IF NOT EXISTS deletion_orders_grantee ON deletion_orders (grantee);
 `;
+
+/**
+ * A cutoff or data expiry is `pending` from its last change until the expiry scheduler has ended
+ * every grant it ends. The scheduler reads pending ones and grants due by time through these
+ * indexes: one query over every live grant took 200 ms at 100,000 grants, ten times a second.
+ */
+const PENDING_SCHEMA = `
+CREATE INDEX IF NOT EXISTS cutoffs_pending ON cutoffs (revoked_at) WHERE pending = 1;
+CREATE INDEX IF NOT EXISTS data_expiries_pending ON data_expiries (expires_at) WHERE pending = 1;
+`;
+
+/** Databases made before `pending` existed: every row starts pending, so the scheduler looks at each once. */
+function addPendingColumns(db: Database.Database): void {
+  for (const table of ["cutoffs", "data_expiries"]) {
+    const columns = db.prepare<[], { name: string }>(`SELECT name FROM pragma_table_info('${table}')`).all();
+    if (!columns.some((c) => c.name === "pending")) db.exec(`ALTER TABLE ${table} ADD COLUMN pending INTEGER NOT NULL DEFAULT 1`);
+  }
+}
 
 interface GrantRow {
   subject: string;
@@ -204,6 +223,8 @@ export class SqliteStore implements Store {
     this.db.pragma("cache_size = -65536");
     this.db.pragma("wal_autocheckpoint = 2500");
     this.db.exec(SCHEMA);
+    addPendingColumns(this.db);
+    this.db.exec(PENDING_SCHEMA);
     // One wrapper for every call: better-sqlite3 builds a new one per db.transaction().
     this.inTransaction = this.db.transaction((fn: () => unknown) => fn());
     const db = this.db;
@@ -234,14 +255,17 @@ export class SqliteStore implements Store {
       ),
       setCutoff: db.prepare(
         `INSERT INTO cutoffs (subject, grantee, revoked_at, block_number) VALUES (@subject, @grantee, @blockTime, @blockNumber)
-         ON CONFLICT (subject, grantee) DO UPDATE SET revoked_at = excluded.revoked_at, block_number = excluded.block_number`,
+         ON CONFLICT (subject, grantee) DO UPDATE SET revoked_at = excluded.revoked_at, block_number = excluded.block_number, pending = 1`,
       ),
       setDataExpiry: db.prepare(
         `INSERT INTO data_expiries (subject, category, expires_at, previous_expires_at, block_number)
          VALUES (@subject, @category, @expiresAt, @previousExpiresAt, @blockNumber)
          ON CONFLICT (subject, category) DO UPDATE SET expires_at = excluded.expires_at,
-           previous_expires_at = excluded.previous_expires_at, block_number = excluded.block_number`,
+           previous_expires_at = excluded.previous_expires_at, block_number = excluded.block_number, pending = 1`,
       ),
+      // A grant issued under a cutoff or a data expiry that has passed ends at once: both look again.
+      cutoffPending: db.prepare("UPDATE cutoffs SET pending = 1 WHERE subject = @subject AND grantee = @grantee AND pending = 0"),
+      dataExpiryPending: db.prepare("UPDATE data_expiries SET pending = 1 WHERE subject = @subject AND category = @category AND pending = 0"),
       getGrant: db.prepare<[string, string], GrantRow>("SELECT * FROM grants WHERE subject = ? AND grant_id = ?"),
       getCutoff: db.prepare<[string, string], { revoked_at: number; block_number: number }>(
         "SELECT revoked_at, block_number FROM cutoffs WHERE subject = ? AND grantee = ?",
@@ -357,6 +381,8 @@ export class SqliteStore implements Store {
     switch (event.kind) {
       case "issued":
         this.statements.issueGrant.run(event);
+        this.statements.cutoffPending.run(event);
+        this.statements.dataExpiryPending.run(event);
         break;
       case "changed":
         this.statements.changeGrant.run(event);

@@ -2,14 +2,19 @@ import hre from "hardhat";
 import { expect } from "chai";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { readFileSync, readdirSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { verifyMessage } from "ethers";
+import Database from "better-sqlite3";
+import { hexlify, randomBytes, verifyMessage } from "ethers";
 import { time } from "@nomicfoundation/hardhat-network-helpers";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
 import { DataUseRegistry__factory, type DataUseRegistry } from "../../typechain-types";
 import { labelToId, grantIdOf } from "../../core/ids";
 import { ackMessage } from "../../server/deletion/outbox";
+import { DeletionStore, type EndedGrant } from "../../server/deletion/deletionStore";
+import { SqliteStore } from "../../server/store/sqlite";
+import type { ChainEvent } from "../../server/store/types";
 import { call, login, removeDir, startTestGateway, synced, type TestGateway } from "../helpers/gateway";
 
 /** A service's webhook on loopback that answers 500 to the first `failures` deliveries of each order, then 200. */
@@ -252,5 +257,105 @@ describe("auto-deletion after downtime", function () {
       await second.close();
       removeDir(first.dataDir);
     }
+  });
+});
+
+describe("expiry scheduler's reads", function () {
+  const word = () => hexlify(randomBytes(32));
+  const address = () => hexlify(randomBytes(20));
+  let dir: string;
+  let store: SqliteStore;
+  let deletions: DeletionStore;
+  let block = 0;
+
+  /** Applies one block holding `events` (a grant's id is derived from its fields, as on-chain). */
+  function mineEvents(blockTime: number, ...events: Partial<ChainEvent>[]): void {
+    block += 1;
+    const full = events.map((e, logIndex): ChainEvent => ({
+      blockNumber: block, blockHash: word(), blockTime, txHash: word(), logIndex, grantee: null, grantId: null, category: null, purpose: null,
+      expiresAt: null, previousExpiresAt: null, kind: "issued", subject: "", ...e,
+    }));
+    store.applyPages([{ events: full, cursor: { blockNumber: block, blockHash: word() }, blockHashes: [] }]);
+  }
+  const issued = (subject: string, grantee: string, category: string, expiresAt: number): Partial<ChainEvent> => ({
+    kind: "issued", subject, grantee, category, purpose: word(), grantId: grantIdOf(subject, grantee, category, word()).toLowerCase(), expiresAt,
+  });
+  /** What the scheduler does each tick: end what is due, then settle. */
+  function tick(now: number): EndedGrant[] {
+    const ended = deletions.endedGrants(now, 2000);
+    for (const grant of ended) deletions.createOrder(grant, now);
+    deletions.settle(now);
+    return ended;
+  }
+
+  beforeEach(function () {
+    dir = mkdtempSync(join(tmpdir(), "dul-sched-"));
+    store = new SqliteStore(join(dir, "g.sqlite"));
+    deletions = new DeletionStore(store.db);
+  });
+  afterEach(function () {
+    store.close();
+    removeDir(dir);
+  });
+
+  it("read through indexes: no step walks every live grant", function () {
+    const plan = store.db
+      .prepare("EXPLAIN QUERY PLAN " + (deletions as unknown as { s: { endedGrants: { source: string } } }).s.endedGrants.source)
+      .all({ now: 1, limit: 1 }) as { detail: string }[];
+    const scans = plan.map((step) => step.detail).filter((detail) => /^SCAN (grants|g)\b/.test(detail));
+    expect(scans).to.deep.equal([]);
+  });
+
+  it("still end a grant issued under a cutoff or a data expiry that was already settled", function () {
+    const [subject, grantee] = [address(), address()];
+    const [category, later] = [word(), word()];
+    const first = issued(subject, grantee, category, 10_000);
+    mineEvents(1000, first);
+    mineEvents(1100, { kind: "allRevoked", subject, grantee });
+    expect(tick(1200).map((g) => [g.grantId, g.reason])).to.deep.equal([[first.grantId, "revoked-all"]]);
+    expect(tick(1300)).to.deep.equal([]);
+
+    // The same block time as the cutoff: the registry's rule (granted at or before it) revokes it too.
+    const sameBlock = issued(subject, grantee, later, 10_000);
+    mineEvents(1100, sameBlock);
+    expect(tick(1400).map((g) => [g.grantId, g.reason])).to.deep.equal([[sameBlock.grantId, "revoked-all"]]);
+
+    const other = address();
+    mineEvents(1500, { kind: "dataExpiry", subject, category: later, expiresAt: 1600, previousExpiresAt: 0 });
+    expect(deletions.dueDataExpiries(1700, 10)).to.have.length(1);
+    deletions.markDataExpiryHandled(deletions.dueDataExpiries(1700, 10)[0], 1700);
+    expect(tick(1700)).to.deep.equal([]);
+    const underExpiredData = issued(subject, other, later, 10_000);
+    mineEvents(1800, underExpiredData);
+    expect(tick(1900).map((g) => [g.grantId, g.reason, g.endedAt])).to.deep.equal([[underExpiredData.grantId, "data-expired", 1600]]);
+  });
+
+  it("end grants under a data expiry when it falls due, not before", function () {
+    const [subject, grantee, category] = [address(), address(), word()];
+    const grant = issued(subject, grantee, category, 10_000);
+    mineEvents(1000, grant, { kind: "dataExpiry", subject, category, expiresAt: 3000, previousExpiresAt: 0 });
+    expect(tick(2999)).to.deep.equal([]);
+    expect(tick(3000).map((g) => [g.grantId, g.reason])).to.deep.equal([[grant.grantId, "data-expired"]]);
+  });
+
+  it("look once at every cutoff and data expiry of a database made before they tracked what is pending", function () {
+    store.close();
+    const old = join(dir, "old.sqlite");
+    const legacy = new Database(old);
+    legacy.exec(`CREATE TABLE cutoffs (subject TEXT NOT NULL, grantee TEXT NOT NULL, revoked_at INTEGER NOT NULL, block_number INTEGER NOT NULL, PRIMARY KEY (subject, grantee)) WITHOUT ROWID;
+      CREATE TABLE data_expiries (subject TEXT NOT NULL, category TEXT NOT NULL, expires_at INTEGER NOT NULL, previous_expires_at INTEGER NOT NULL, block_number INTEGER NOT NULL, PRIMARY KEY (subject, category)) WITHOUT ROWID;`);
+    const [subject, grantee] = [address(), address()];
+    legacy.prepare("INSERT INTO cutoffs VALUES (?, ?, 1100, 2)").run(subject, grantee);
+    legacy.close();
+    store = new SqliteStore(old);
+    deletions = new DeletionStore(store.db);
+    const grant = issued(subject, grantee, word(), 10_000);
+    store.db
+      .prepare(
+        `INSERT INTO grants (subject, grant_id, grantee, category, purpose, granted_at, expires_at, previous_expires_at, issued_block, block_number, tx_hash)
+         VALUES (?, ?, ?, ?, ?, 1000, 10000, 10000, 1, 1, ?)`,
+      )
+      .run(subject, grant.grantId, grantee, grant.category, grant.purpose, word());
+    expect(tick(1200).map((g) => [g.grantId, g.reason])).to.deep.equal([[grant.grantId, "revoked-all"]]);
   });
 });
