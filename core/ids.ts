@@ -58,8 +58,18 @@ export const BYTES32 = /^0x[0-9a-fA-F]{64}$/;
  * slowest step of indexing a GrantIssued log.
  */
 export function grantIdOf(subject: string, grantee: string, categoryId: string, purposeId: string): string {
+  const key = `${subject}${grantee}${categoryId}${purposeId}`;
+  const known = grantIds.get(key);
+  if (known !== undefined) return known;
   if (!ADDRESS.test(subject) || !ADDRESS.test(grantee)) throw new TypeError(`grantIdOf: not an address: ${ADDRESS.test(subject) ? grantee : subject}`);
   if (!BYTES32.test(categoryId) || !BYTES32.test(purposeId)) throw new TypeError(`grantIdOf: not 32 bytes: ${BYTES32.test(categoryId) ? purposeId : categoryId}`);
   const pad = "000000000000000000000000";
-  return keccakHex(`0x${pad}${subject.slice(2)}${pad}${grantee.slice(2)}${categoryId.slice(2)}${purposeId.slice(2)}`);
+  const id = keccakHex(`0x${pad}${subject.slice(2)}${pad}${grantee.slice(2)}${categoryId.slice(2)}${purposeId.slice(2)}`);
+  if (grantIds.size >= GRANT_ID_CACHE_LIMIT) grantIds.clear();
+  grantIds.set(key, id);
+  return id;
 }
+
+/** Ids of recently asked grants: every release derives the id of the grant it is decided under. */
+const grantIds = new Map<string, string>();
+const GRANT_ID_CACHE_LIMIT = 10_000;

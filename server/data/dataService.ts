@@ -4,7 +4,7 @@ import { GatewayError, forbidden } from "../errors";
 import { open, pack, seal, unpack } from "../crypto/envelope";
 import type { Keyring } from "../crypto/keyring";
 import { logEntry, type AccessLog } from "../audit/accessLog";
-import type { DataStore, IndexStore, IndexedGrant } from "../store/types";
+import type { DataStore, IndexStore, IndexedGrant, StoredRecord } from "../store/types";
 import type { Roles } from "../auth/roles";
 import type { DeletionService } from "../deletion/deletionService";
 import type { GrantService } from "../grants/grantService";
@@ -88,7 +88,7 @@ export class DataService {
         purpose,
         grantBlock: grant.blockNumber,
         grantTx: grant.txHash,
-        payloadHash: this.payloadHash(subject, category, plaintext),
+        payloadHash: this.releasedHash(record, subject, category, plaintext),
         detail: { grantId: grant.grantId, grantedAt: grant.grantedAt, validUntil: decision.expiresAt, decidedAt: decision.decidedAt, headBlock: decision.headBlock },
       }),
     );
@@ -115,6 +115,18 @@ export class DataService {
       throw forbidden("only the subject, operators and auditors may list a subject's data");
     }
     return this.deps.store.listRecords(subject).map((r) => ({ category: r.category, categoryId: r.categoryId, createdAt: r.createdAt, updatedAt: r.updatedAt }));
+  }
+
+  /** Payload hashes of sealed records still in the store's cache, which hands out the same object until the record changes. */
+  private readonly hashesOfRecords = new WeakMap<StoredRecord, string>();
+
+  private releasedHash(record: StoredRecord, subject: string, category: string, plaintext: Buffer): string {
+    let hash = this.hashesOfRecords.get(record);
+    if (hash === undefined) {
+      hash = this.payloadHash(subject, category, plaintext);
+      this.hashesOfRecords.set(record, hash);
+    }
+    return hash;
   }
 
   /** HMAC-SHA256 under the gateway's payload key: the operator can show which value was released; nobody else can test guesses. */

@@ -23,6 +23,25 @@ export interface AppDeps extends RouteDeps {
   extraRoutes?: AnyRoute[];
 }
 
+/**
+ * Every answer but the wallet page's files is JSON for programs: the headers OWASP's REST Security
+ * Cheat Sheet asks of an API (nothing may be framed, sniffed, loaded or referred; HTTPS only), not
+ * the ones that govern how a browser runs a document.
+ */
+const apiSecurityHeaders = helmet({
+  contentSecurityPolicy: { useDefaults: false, directives: { "default-src": ["'none'"], "frame-ancestors": ["'none'"] } },
+  xFrameOptions: { action: "deny" },
+  crossOriginOpenerPolicy: false,
+  originAgentCluster: false,
+  xDnsPrefetchControl: false,
+  xDownloadOptions: false,
+  xPermittedCrossDomainPolicies: false,
+  xXssProtection: false,
+});
+
+/** The wallet page: helmet's defaults for a document, and the page talks only to this gateway. */
+const pageSecurityHeaders = helmet({ contentSecurityPolicy: { directives: { "connect-src": ["'self'"], "img-src": ["'self'", "data:"] } } });
+
 /** Builds the gateway's HTTP app without listening: tests call it with real, small dependencies. */
 export function createApp(deps: AppDeps): express.Express {
   const app = express();
@@ -49,7 +68,7 @@ export function createApp(deps: AppDeps): express.Express {
     res.on("finish", () => stop({ route: (req.route?.path as string | undefined) ?? "unmatched", status: res.statusCode }));
     next();
   });
-  app.use(helmet({ contentSecurityPolicy: { directives: { "connect-src": ["'self'"], "img-src": ["'self'", "data:"] } } }));
+  app.use(apiSecurityHeaders);
   app.use((req: Request, res: Response, next: NextFunction) => {
     const header = req.get("authorization");
     res.locals.caller = null;
@@ -76,9 +95,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use((req: Request, res: Response, next: NextFunction) => (req.method === "PUT" || req.method === "POST" ? jsonBody(req, res, next) : next()));
 
   const routes = [...v1Routes(deps), ...(deps.extraRoutes ?? [])];
-  const router = express.Router();
-  for (const r of routes) mount(router, r);
-  app.use(router);
+  for (const r of routes) mount(app, r);
 
   const openapi = buildOpenApi(routes, { title: "data-use-ledger gateway", version: "1" });
   app.get("/openapi.json", (_req, res) => void res.json(openapi));
@@ -91,7 +108,12 @@ export function createApp(deps: AppDeps): express.Express {
     res.setHeader("content-type", metrics.contentType);
     res.send(await metrics.metrics());
   });
-  if (deps.staticDir) app.use(express.static(deps.staticDir, { index: "index.html" }));
+  if (deps.staticDir) {
+    // Only on a file served: a path the page does not have falls through to the JSON 404 as it was.
+    // Helmet sets its headers and calls next synchronously, so it runs inside serve-static's hook.
+    const setHeaders = (res: Response) => pageSecurityHeaders(res.req, res, () => undefined);
+    app.use(express.static(deps.staticDir, { index: "index.html", setHeaders }));
+  }
 
   app.use((_req: Request, _res: Response, next: NextFunction) => next(new GatewayError("NOT_FOUND", "no such route")));
   app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {

@@ -44,7 +44,7 @@ function parse<T extends z.ZodType>(schema: T | undefined, value: unknown, where
 }
 
 /** Registers a route: its schemas validate the request, then the handler makes one service call. */
-export function mount(router: Router, route: AnyRoute): void {
+export function mount(router: Pick<Router, AnyRoute["method"]>, route: AnyRoute): void {
   router[route.method](route.path, async (req: Request, res: Response) => {
     const caller = (res.locals.caller as string | null | undefined) ?? null;
     if (route.auth && !caller) throw unauthenticated();

@@ -1,6 +1,9 @@
 import hre from "hardhat";
 import { expect } from "chai";
-import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { once } from "node:events";
+import type { AddressInfo } from "node:net";
+import pino from "pino";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { time, mine } from "@nomicfoundation/hardhat-network-helpers";
@@ -12,6 +15,9 @@ import { ERROR_CODES } from "../../core/errorCodes";
 import { parseEnv, ConfigError } from "../../server/config/env";
 import { SqliteStore } from "../../server/store/sqlite";
 import { TokenSigner } from "../../server/auth/tokens";
+import { createApp } from "../../server/http/app";
+import { Keyring } from "../../server/crypto/keyring";
+import { createHmac } from "node:crypto";
 import { call, login, removeDir, startTestGateway, synced, type TestGateway } from "../helpers/gateway";
 
 describe("gateway (step 2): releases only under a grant valid at that instant", function () {
@@ -87,8 +93,16 @@ describe("gateway (step 2): releases only under a grant valid at that instant", 
     expect(((await first.json()) as any).value).to.deep.equal({ v: 1 });
     expect(first.headers.get("cache-control")).to.equal("no-store");
     expect(first.headers.get("etag")).to.equal(null);
+    // Each release logs the keyed hash of the value it released, the value stored at that moment.
+    const payloadKey = Keyring.derive(Buffer.alloc(32, 7), "payload-hash");
+    const hashOf = (value: unknown) =>
+      "0x" + createHmac("sha256", payloadKey).update(`${subject.address.toLowerCase()}\n${category}\n`).update(JSON.stringify(value)).digest("hex");
+    const loggedHash = (auditIndex: number) => gw.gateway.store.readLog(auditIndex, auditIndex + 1)[0].payloadHash;
+    expect(loggedHash((await release(category)).body.auditIndex)).to.equal(hashOf({ v: 1 }));
     expect((await call(gw.url, subjectPath(category), operatorToken, { method: "PUT", body: { value: { v: 2 } } })).status).to.equal(200);
-    expect((await release(category)).body.value).to.deep.equal({ v: 2 });
+    const second = await release(category);
+    expect(second.body.value).to.deep.equal({ v: 2 });
+    expect(loggedHash(second.body.auditIndex)).to.equal(hashOf({ v: 2 }));
     expect((await call(gw.url, subjectPath(category), subjectToken, { method: "DELETE" })).status).to.equal(200);
     const gone = await release(category);
     expect(gone.status).to.equal(404);
@@ -438,5 +452,52 @@ describe("configuration", function () {
     expect(env.PORT).to.equal(9000);
     expect(Object.isFrozen(env)).to.equal(true);
     expect(() => parseEnv({ PORT: "eighty", OPERATOR_ADDRESSES: "0xnope" })).to.throw(ConfigError, /PORT[\s\S]*OPERATOR_ADDRESSES/);
+  });
+});
+
+describe("security headers", function () {
+  it("API answers carry the REST set (nothing framed, sniffed or loaded), the wallet page a document's CSP", async function () {
+    const dir = mkdtempSync(join(tmpdir(), "dul-page-"));
+    writeFileSync(join(dir, "index.html"), "<!doctype html><title>wallet</title>");
+    const unused = () => {
+      throw new Error("not called");
+    };
+    const app = createApp({
+      data: { release: unused, put: unused, delete: unused, list: unused },
+      grants: { list: unused, check: unused },
+      relayer: { relay: unused },
+      auth: { newNonce: () => "n0nce0000", login: unused },
+      publicConfig: unused,
+      authenticate: () => null,
+      ready: () => ({ ready: true, detail: {} }),
+      logger: pino({ level: "silent" }),
+      bodyLimit: "100kb",
+      rateLimitPerMinute: 1000,
+      staticDir: dir,
+    });
+    const server = app.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      for (const path of ["/v1/auth/nonce", "/healthz", "/no/such/route"]) {
+        const res = await fetch(url + path);
+        await res.arrayBuffer();
+        expect(res.headers.get("content-security-policy"), path).to.equal("default-src 'none';frame-ancestors 'none'");
+        expect(res.headers.get("x-frame-options"), path).to.equal("DENY");
+        expect(res.headers.get("x-content-type-options"), path).to.equal("nosniff");
+        expect(res.headers.get("strict-transport-security"), path).to.match(/^max-age=\d+/);
+        expect(res.headers.get("cross-origin-resource-policy"), path).to.equal("same-origin");
+        expect(res.headers.get("referrer-policy"), path).to.equal("no-referrer");
+        expect(res.headers.get("content-type"), path).to.match(/^application\/json/);
+      }
+      const page = await fetch(`${url}/`);
+      expect(await page.text()).to.contain("wallet");
+      const csp = page.headers.get("content-security-policy")!;
+      expect(csp).to.contain("default-src 'self'").and.contain("script-src 'self'").and.contain("connect-src 'self'").and.not.contain("default-src 'none'");
+      expect(page.headers.get("x-frame-options")).to.equal("SAMEORIGIN");
+    } finally {
+      server.close();
+      removeDir(dir);
+    }
   });
 });
