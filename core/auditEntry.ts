@@ -1,4 +1,4 @@
-import { encodeBase64, hexlify, toUtf8Bytes } from "ethers";
+import { encodeBase64, hexlify } from "ethers";
 import { portableHasher, type Hasher } from "./merkle";
 
 /**
@@ -39,10 +39,23 @@ export function canonicalJson(value: unknown): string {
   return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(",")}}`;
 }
 
-/** The bytes of an entry that its leaf commits to. */
+/** An entry's fields in the order canonical JSON sorts them. */
+const ENTRY_KEYS = ["actor", "at", "category", "detail", "grantBlock", "grantTx", "grantee", "index", "kind", "payloadHash", "prevHash", "purpose", "requestId", "subject"] as const;
+const utf8 = new TextEncoder();
+
+/**
+ * The bytes of an entry that its leaf commits to: the canonical JSON of its fields (and of nothing
+ * else it may carry), as UTF-8. Written out field by field, as canonicalJson would: the gateway
+ * encodes every entry it logs, and sorting the same fourteen keys each time showed in its profile.
+ */
 export function encodeEntry(entry: AuditEntry): Uint8Array {
-  const { index, at, kind, requestId, actor, subject, grantee, category, purpose, grantBlock, grantTx, payloadHash, detail, prevHash } = entry;
-  return toUtf8Bytes(canonicalJson({ index, at, kind, requestId, actor, subject, grantee, category, purpose, grantBlock, grantTx, payloadHash, detail, prevHash }));
+  let text = "{";
+  for (const key of ENTRY_KEYS) {
+    const value = entry[key];
+    if (value === undefined) continue;
+    text += `${text.length > 1 ? "," : ""}"${key}":${canonicalJson(value)}`;
+  }
+  return utf8.encode(text + "}");
 }
 
 /** The entry's RFC 6962 leaf hash, 0x-hex. */

@@ -8,9 +8,9 @@ interface Pending {
 
 /**
  * The append-only access log. Appends issued in the same turn of the event loop are committed
- * together in one durable SQLite transaction (group commit): each caller's promise resolves only
- * after its entry is on disk, so a release is logged before its response is sent, without paying
- * one fsync per release.
+ * together in one SQLite transaction (group commit), and batches committed while the disk is busy
+ * share the next sync: each caller's promise resolves only after its entry is on disk, so a release
+ * is logged before its response is sent, without one fsync per release or any on the event loop.
  */
 export class AccessLog {
   private queue: Pending[] = [];
@@ -32,12 +32,16 @@ export class AccessLog {
     const batch = this.queue;
     this.queue = [];
     this.scheduled = false;
+    let committed: Promise<number[]>;
     try {
-      const indexes = this.store.appendLog(batch.map((p) => p.entry));
-      batch.forEach((pending, i) => pending.resolve(indexes[i]));
+      committed = this.store.appendLogDurably(batch.map((p) => p.entry));
     } catch (error) {
-      for (const pending of batch) pending.reject(error);
+      committed = Promise.reject(error);
     }
+    committed.then(
+      (indexes) => batch.forEach((pending, i) => pending.resolve(indexes[i])),
+      (error: unknown) => batch.forEach((pending) => pending.reject(error)),
+    );
   }
 }
 

@@ -9,7 +9,7 @@ const MAX_PAGE = 1000;
 const index = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
 /** The verifiable access log (step 4): entries, signed checkpoints, anchors and proofs. */
-export function auditRoutes(deps: { audit: AuditLog; log: Pick<AccessLogStore, "readLog" | "logSize">; roles: Roles }): AnyRoute[] {
+export function auditRoutes(deps: { audit: AuditLog; log: Pick<AccessLogStore, "readLog" | "logSize" | "syncLog">; roles: Roles }): AnyRoute[] {
   const { audit, roles } = deps;
   return [
     route({
@@ -47,6 +47,9 @@ export function auditRoutes(deps: { audit: AuditLog; log: Pick<AccessLogStore, "
       responses: { 200: "{ entries, treeSize }", 400: "invalid input", 401: "not signed in" },
       handler: async ({ query, caller }) => {
         const treeSize = deps.log.logSize();
+        // Only entries already on disk: one served and then lost to a power cut would reappear
+        // rewritten under the same index.
+        await deps.log.syncLog();
         // `to` is where the next page starts; never below `from`, even past the end of the log.
         const to = Math.max(query.from, Math.min(query.to ?? treeSize, query.from + MAX_PAGE, treeSize));
         const party = roles.seesEverything(caller!) ? undefined : caller!;

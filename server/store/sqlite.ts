@@ -1,7 +1,6 @@
 import Database from "better-sqlite3";
-import { mkdirSync } from "node:fs";
+import { closeSync, fdatasync, mkdirSync, openSync, statSync } from "node:fs";
 import { dirname } from "node:path";
-import { hexlify } from "ethers";
 import { ZERO_HASH, encodeEntry, type AuditEntry } from "../../core/auditEntry";
 import { nodeHasher } from "../../core/merkleTree";
 import type {
@@ -107,6 +106,9 @@ function addPendingColumns(db: Database.Database): void {
     if (!columns.some((c) => c.name === "pending")) db.exec(`ALTER TABLE ${table} ADD COLUMN pending INTEGER NOT NULL DEFAULT 1`);
   }
 }
+
+/** 0x-hex of a hash, without ethers' byte-by-byte hexlify: appends do this for every entry. */
+const toHex = (bytes: Uint8Array) => "0x" + Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
 
 interface GrantRow {
   subject: string;
@@ -288,9 +290,9 @@ export class SqliteStore implements Store {
       ),
       deleteRecords: db.prepare("DELETE FROM records WHERE subject = ? AND category = ?"),
       countRecords: db.prepare<[string], { n: number }>("SELECT COUNT(*) AS n FROM records WHERE subject = ?"),
-      appendLog: db.prepare(
+      appendLog: db.prepare<[number, number, string, string, ...(string | number | Uint8Array | null)[]]>(
         `INSERT INTO access_log (idx, at, kind, request_id, actor, subject, grantee, category, purpose, grant_block, grant_tx, payload_hash, detail, prev_hash, leaf_hash)
-         VALUES (@index, @at, @kind, @requestId, @actor, @subject, @grantee, @category, @purpose, @grantBlock, @grantTx, @payloadHash, @detail, @prevHash, @leafHash)`,
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       logSize: db.prepare<[], { n: number }>("SELECT COALESCE(MAX(idx) + 1, 0) AS n FROM access_log"),
       logTail: db.prepare<[], { idx: number; leaf_hash: Buffer }>("SELECT idx, leaf_hash FROM access_log ORDER BY idx DESC LIMIT 1"),
@@ -340,6 +342,8 @@ export class SqliteStore implements Store {
   }
 
   close(): void {
+    if (this.wal) closeSync(this.wal.fd);
+    this.wal = null;
     this.db.close();
   }
 
@@ -579,18 +583,74 @@ export class SqliteStore implements Store {
     return this.transaction(() => {
       const tail = this.statements.logTail.get();
       let next = tail ? tail.idx + 1 : 0;
-      let prevHash = tail ? hexlify(tail.leaf_hash) : ZERO_HASH;
+      let prevHash = tail ? toHex(tail.leaf_hash) : ZERO_HASH;
       const indexes: number[] = [];
       for (const written of entries) {
-        const entry: AuditEntry = { ...written, index: next, prevHash };
-        const leafHash = nodeHasher.leaf(encodeEntry(entry));
-        this.statements.appendLog.run({ ...entry, detail: entry.detail === null ? null : JSON.stringify(entry.detail), leafHash });
+        const e: AuditEntry = { ...written, index: next, prevHash };
+        const leafHash = nodeHasher.leaf(encodeEntry(e));
+        const detail = e.detail === null ? null : JSON.stringify(e.detail);
+        this.statements.appendLog.run(next, e.at, e.kind, e.requestId, e.actor, e.subject, e.grantee, e.category, e.purpose, e.grantBlock, e.grantTx, e.payloadHash, detail, prevHash, leafHash);
         indexes.push(next);
-        prevHash = hexlify(leafHash);
+        prevHash = toHex(leafHash);
         next += 1;
       }
       return indexes;
     });
+  }
+
+  appendLogDurably(entries: AccessLogEntry[]): Promise<number[]> {
+    if (this.db.inTransaction) throw new Error("appendLogDurably commits on its own: call appendLog inside a transaction");
+    // Committed without the fsync that synchronous = FULL does on the event loop; syncLog then
+    // writes it to disk from libuv's threads. Other writers keep FULL. (exec, not a prepared
+    // statement: SQLite applies some pragmas when a statement is prepared, not each time it runs.)
+    this.db.exec("PRAGMA synchronous = NORMAL");
+    let indexes: number[];
+    try {
+      indexes = this.appendLog(entries);
+    } finally {
+      this.db.exec("PRAGMA synchronous = FULL");
+    }
+    return this.syncLog().then(() => indexes);
+  }
+
+  private wal: { fd: number; ino: number } | null = null;
+  private syncing: Promise<void> | null = null;
+  private nextSync: Promise<void> | null = null;
+
+  syncLog(): Promise<void> {
+    if (this.path === ":memory:") return Promise.resolve();
+    // A sync under way may have started before this caller's commit: it waits for the next one,
+    // which every caller arriving meanwhile shares.
+    if (this.syncing) {
+      const startNext = () => {
+        this.nextSync = null;
+        return this.syncLog();
+      };
+      this.nextSync ??= this.syncing.then(startNext, startNext);
+      return this.nextSync;
+    }
+    let walFd: number;
+    try {
+      walFd = this.walFd();
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+    const sync = new Promise<void>((resolve, reject) => fdatasync(walFd, (error) => (error ? reject(error) : resolve())));
+    this.syncing = sync.finally(() => {
+      this.syncing = null;
+    });
+    return this.syncing;
+  }
+
+  /** The WAL file, opened once; again if SQLite ever replaced it, so that the right file is synced. */
+  private walFd(): number {
+    const path = `${this.path}-wal`;
+    const ino = statSync(path).ino;
+    if (this.wal?.ino !== ino) {
+      if (this.wal) closeSync(this.wal.fd);
+      this.wal = { fd: openSync(path, "r"), ino };
+    }
+    return this.wal.fd;
   }
 
   readLeafHashes(from: number, to: number): Buffer[] {

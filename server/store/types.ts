@@ -146,6 +146,13 @@ export interface DataStore {
 export interface AccessLogStore {
   /** Appends in one durable transaction, chaining each entry to the one before; returns the indexes assigned, in order. */
   appendLog(entries: AccessLogEntry[]): number[];
+  /**
+   * Appends as appendLog does, outside any other transaction, and resolves once the entries are on
+   * disk: the disk write happens off the event loop and is shared by every append in flight.
+   */
+  appendLogDurably(entries: AccessLogEntry[]): Promise<number[]>;
+  /** Resolves once everything committed before the call is on disk. */
+  syncLog(): Promise<void>;
   readLog(from: number, to: number, party?: string): StoredAccessLogEntry[];
   /** Stored leaf hashes of entries [from, to), in order. */
   readLeafHashes(from: number, to: number): Buffer[];

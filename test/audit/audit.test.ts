@@ -1,7 +1,7 @@
 import hre from "hardhat";
 import { expect } from "chai";
 import { execFile } from "node:child_process";
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import fs, { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -12,10 +12,11 @@ import { TASK_NODE_CREATE_SERVER } from "hardhat/builtin-tasks/task-names";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
 import { DataUseRegistry__factory, type DataUseRegistry } from "../../typechain-types";
 import { grantIdOf, labelToId } from "../../core/ids";
-import { checkpointNote, encodeEntry, entryLeafHash, type AuditEntry } from "../../core/auditEntry";
+import { canonicalJson, checkpointNote, encodeEntry, entryLeafHash, type AuditEntry } from "../../core/auditEntry";
 import { verifyInclusion, verifyConsistency } from "../../core/merkle";
 import { MerkleTree, nodeHasher } from "../../core/merkleTree";
 import { SqliteStore } from "../../server/store/sqlite";
+import { logEntry } from "../../server/audit/accessLog";
 import { readChainHistory, type ChainHistory } from "../../auditor/history";
 import { verifyLog, type Rule } from "../../auditor/verify";
 import { call, login, removeDir, startTestGateway, synced, type TestGateway } from "../helpers/gateway";
@@ -330,5 +331,104 @@ describe("audit ledger (step 4): a verifiable access log anchored on-chain", fun
       await second.close();
       removeDir(first.dataDir);
     }
+  });
+});
+
+describe("log entry encoding", function () {
+  const entry: AuditEntry = {
+    index: 7, at: 1_700_000_000_123, kind: "release", requestId: "r-1", actor: "0xaa", subject: "0xbb", grantee: "0xaa", category: "contact.email",
+    purpose: "dpv:Marketing", grantBlock: 12, grantTx: "0xcc", payloadHash: "0xdd", detail: { z: [1, { b: null, a: "é✓" }], a: true }, prevHash: "0xee",
+  };
+
+  it("is the canonical JSON of the entry's own fields, as UTF-8: keys sorted at every depth", function () {
+    expect(new TextDecoder().decode(encodeEntry(entry))).to.equal(
+      '{"actor":"0xaa","at":1700000000123,"category":"contact.email","detail":{"a":true,"z":[1,{"a":"é✓","b":null}]},"grantBlock":12,"grantTx":"0xcc",' +
+        '"grantee":"0xaa","index":7,"kind":"release","payloadHash":"0xdd","prevHash":"0xee","purpose":"dpv:Marketing","requestId":"r-1","subject":"0xbb"}',
+    );
+  });
+
+  it("equals canonicalJson over the entry for any values, ignoring fields an entry does not have", function () {
+    const values = [null, 0, -1.5, 2 ** 53 - 1, "", "a\"b\\c\n", "日本", true, [], {}, { y: { x: [null, "q"] } }];
+    for (let i = 0; i < 200; i++) {
+      const pick = () => values[Math.floor(Math.random() * values.length)];
+      const random = Object.fromEntries(Object.keys(entry).map((key) => [key, pick()])) as unknown as AuditEntry;
+      expect(new TextDecoder().decode(encodeEntry({ ...random, extra: "not committed" } as AuditEntry))).to.equal(canonicalJson(random));
+    }
+    const { purpose: _dropped, ...withoutPurpose } = entry;
+    expect(new TextDecoder().decode(encodeEntry({ ...entry, purpose: undefined } as unknown as AuditEntry))).to.equal(canonicalJson(withoutPurpose));
+  });
+});
+
+describe("access log group commit", function () {
+  const entry = (requestId: string) => logEntry({ kind: "write", requestId });
+  let dir: string;
+  let store: SqliteStore;
+  const realSync = fs.fdatasync;
+  let syncs: { done: (error?: Error) => void }[];
+
+  beforeEach(function () {
+    dir = mkdtempSync(join(tmpdir(), "dul-group-"));
+    store = new SqliteStore(join(dir, "log.sqlite"));
+    syncs = [];
+    // The disk, held until the test lets each sync finish.
+    (fs as { fdatasync: unknown }).fdatasync = (_fd: number, callback: (error: Error | null) => void) => syncs.push({ done: (error) => callback(error ?? null) });
+  });
+  afterEach(function () {
+    (fs as { fdatasync: unknown }).fdatasync = realSync;
+    store.close();
+    removeDir(dir);
+  });
+
+  const settled = async <T>(promise: Promise<T>) => {
+    let state = "pending";
+    promise.then(() => (state = "resolved"), () => (state = "rejected"));
+    await new Promise((resolve) => setImmediate(resolve));
+    return state;
+  };
+
+  it("answers an append only after a sync that began after its commit; appends meanwhile share the next one", async function () {
+    const first = store.appendLogDurably([entry("a")]);
+    expect(syncs).to.have.length(1);
+    // Committed and readable at once; durable only once the sync is done.
+    expect(store.logSize()).to.equal(1);
+    const second = store.appendLogDurably([entry("b")]);
+    const third = store.appendLogDurably([entry("c"), entry("d")]);
+    expect(syncs).to.have.length(1);
+    expect(await settled(first)).to.equal("pending");
+
+    syncs[0].done();
+    expect(await first).to.deep.equal([0]);
+    expect(await settled(second)).to.equal("pending");
+    expect(syncs).to.have.length(2);
+    syncs[1].done();
+    expect(await second).to.deep.equal([1]);
+    expect(await third).to.deep.equal([2, 3]);
+    expect(syncs).to.have.length(2);
+    expect(store.db.pragma("synchronous", { simple: true })).to.equal(2);
+  });
+
+  it("fails the appends a failed sync covered, and syncs afresh for the next", async function () {
+    const failed = store.appendLogDurably([entry("a")]);
+    syncs[0].done(new Error("EIO"));
+    await expect(failed).to.be.rejectedWith("EIO");
+    const next = store.appendLogDurably([entry("b")]);
+    expect(syncs).to.have.length(2);
+    syncs[1].done();
+    expect(await next).to.deep.equal([1]);
+  });
+
+  it("serves through the audit API only entries already synced", async function () {
+    const pending = store.appendLogDurably([entry("a")]);
+    const read = store.syncLog().then(() => store.logSize());
+    expect(syncs).to.have.length(1);
+    syncs[0].done();
+    await pending;
+    expect(await settled(read)).to.equal("pending");
+    syncs[1].done();
+    expect(await read).to.equal(1);
+  });
+
+  it("refuses to commit on its own inside another transaction", function () {
+    expect(() => store.transaction(() => store.appendLogDurably([entry("a")]))).to.throw("inside a transaction");
   });
 });
