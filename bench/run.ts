@@ -46,6 +46,10 @@ async function cannon(url: string, headers: Record<string, string>, seconds: num
 
 const round = (n: number, digits = 1) => Number(n.toFixed(digits));
 
+/** The release bench's rounds, each running the ceiling, the stack and the gateway in turn. */
+const RELEASE_ROUNDS = 4;
+const RELEASE_ROUND_SECONDS = 4;
+
 /** A load run against one server process, with the CPU time that process spent on each request. */
 async function cannonOn(server: NodeProcess, url: string, headers: Record<string, string>, seconds: number): Promise<Cannon & { cpuMicrosPerRequest: number | null }> {
   const before = server.cpuSeconds();
@@ -120,7 +124,7 @@ function hardhatAccountKey(index: number): string {
 /**
  * Step 2: releases over HTTP and revocation → first 403. The gateway runs as its own process over
  * JSON-RPC, as in production, and so does the express ceiling it is compared with; autocannon is a
- * third process. Each is warmed up for 2 s before the measured 8 s.
+ * third process. Each is warmed up for 2 s, then measured in rounds with the others.
  */
 async function benchRelease(results: Record<string, unknown>, rpcUrl: string): Promise<void> {
   const [, subject, service, operator] = await hre.ethers.getSigners();
@@ -170,30 +174,55 @@ async function benchRelease(results: Record<string, unknown>, rpcUrl: string): P
     const check = await fetch(releaseUrl, { headers: asService });
     if (check.status !== 200) throw new Error(`release setup failed: ${check.status} ${await check.text()}`);
 
-    await cannon(`${ceiling.url}/constant`, {}, 2);
-    const bare = await cannonOn(ceiling, `${ceiling.url}/constant`, {}, 8);
     const { pathname, search } = new URL(releaseUrl);
-    const stackUrl = `${stack.url}${pathname}${search}`;
-    await cannon(stackUrl, asService, 2);
-    const stackOnly = await cannonOn(stack, stackUrl, asService, 8);
-    if (stackOnly.non2xx > 0 || stackOnly.errors > 0) throw new Error(`stack ceiling saw ${stackOnly.non2xx} non-2xx and ${stackOnly.errors} errors`);
-    await cannon(releaseUrl, asService, 2);
+    const targets = {
+      ceiling: { server: ceiling, url: `${ceiling.url}/constant`, headers: {} },
+      stack: { server: stack, url: `${stack.url}${pathname}${search}`, headers: asService },
+      release: { server: gateway, url: releaseUrl, headers: asService },
+    };
+    for (const target of Object.values(targets)) await cannon(target.url, target.headers, 2);
+    // Rounds of the three side by side, so that a slower minute of the machine weighs on all three
+    // alike; each figure is the median of its rounds, each ratio the median of the rounds' ratios.
+    const rounds: Record<keyof typeof targets, Cannon & { cpuMicrosPerRequest: number | null }>[] = [];
     const logBefore = logSize(join(dir, "gateway.sqlite"));
-    const release = await cannonOn(gateway, releaseUrl, asService, 8);
-    if (release.non2xx > 0 || release.errors > 0) throw new Error(`release bench saw ${release.non2xx} non-2xx and ${release.errors} errors`);
+    for (let i = 0; i < RELEASE_ROUNDS; i++) {
+      const measured = {} as (typeof rounds)[number];
+      for (const [name, target] of Object.entries(targets) as [keyof typeof targets, (typeof targets)[keyof typeof targets]][]) {
+        const run = await cannonOn(target.server, target.url, target.headers, RELEASE_ROUND_SECONDS);
+        if (run.non2xx > 0 || run.errors > 0) throw new Error(`${name} saw ${run.non2xx} non-2xx and ${run.errors} errors`);
+        measured[name] = run;
+      }
+      rounds.push(measured);
+    }
+    const released = rounds.reduce((sum, r) => sum + r.release.requests.total, 0);
     const logged = logSize(join(dir, "gateway.sqlite")) - logBefore;
-    if (logged < release.requests.total) throw new Error(`release bench: ${release.requests.total} releases but ${logged} log entries`);
+    if (logged < released) throw new Error(`release bench: ${released} releases but ${logged} log entries`);
+    const median = (values: number[]) => {
+      const sorted = [...values].sort((a, b) => a - b);
+      const mid = sorted.length / 2;
+      return Number.isInteger(mid) ? (sorted[mid - 1] + sorted[mid]) / 2 : sorted[Math.floor(mid)];
+    };
+    const perSec = (name: keyof typeof targets) => median(rounds.map((r) => r[name].requests.average));
+    const ratio = (name: keyof typeof targets) => median(rounds.map((r) => r[name].requests.average / r.ceiling.requests.average));
+    const cpu = (name: keyof typeof targets) => (rounds.some((r) => r[name].cpuMicrosPerRequest === null) ? null : Math.round(median(rounds.map((r) => r[name].cpuMicrosPerRequest!))));
     results.release = {
-      perSec: round(release.requests.average),
-      p50Ms: release.latency.p50,
-      p99Ms: release.latency.p99,
-      ceilingPerSec: round(bare.requests.average),
-      ratioToCeiling: round(release.requests.average / bare.requests.average, 3),
-      stackCeilingPerSec: round(stackOnly.requests.average),
-      stackRatioToCeiling: round(stackOnly.requests.average / bare.requests.average, 3),
+      perSec: round(perSec("release")),
+      p50Ms: median(rounds.map((r) => r.release.latency.p50)),
+      p99Ms: median(rounds.map((r) => r.release.latency.p99)),
+      ceilingPerSec: round(perSec("ceiling")),
+      ratioToCeiling: round(ratio("release"), 3),
+      stackCeilingPerSec: round(perSec("stack")),
+      stackRatioToCeiling: round(ratio("stack"), 3),
+      ceilingP99Ms: median(rounds.map((r) => r.ceiling.latency.p99)),
       // The server process's own CPU time per request: steadier between runs than the rates, which
       // also depend on how the two cores are shared with the load generator.
-      cpuMicrosPerRequest: { release: release.cpuMicrosPerRequest, stack: stackOnly.cpuMicrosPerRequest, ceiling: bare.cpuMicrosPerRequest },
+      cpuMicrosPerRequest: { release: cpu("release"), stack: cpu("stack"), ceiling: cpu("ceiling") },
+      rounds: rounds.map((r) => ({
+        releasePerSec: round(r.release.requests.average),
+        stackPerSec: round(r.stack.requests.average),
+        ceilingPerSec: round(r.ceiling.requests.average),
+        releaseP99Ms: r.release.latency.p99,
+      })),
       loggedEntries: logged,
     };
 
