@@ -5,7 +5,6 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "no
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import Database from "better-sqlite3";
 import { HDNodeWallet, JsonRpcProvider, Wallet, toQuantity } from "ethers";
 import type { RpcProvider } from "../server/chain/logs";
 import pino from "pino";
@@ -13,7 +12,8 @@ import { time } from "@nomicfoundation/hardhat-network-helpers";
 import { TASK_NODE_CREATE_SERVER } from "hardhat/builtin-tasks/task-names";
 import { DataUseRegistry__factory } from "../typechain-types";
 import { labelToId, grantIdOf } from "../core/ids";
-import { SqliteStore } from "../server/store/sqlite";
+import { SqliteStore, readLogSize } from "../server/store/sqlite";
+import { databasePathOf, parseEnv } from "../server/config/env";
 import { Indexer } from "../server/chain/indexer";
 import { decide } from "../server/grants/decision";
 import { MerkleTree, nodeHasher } from "../core/merkleTree";
@@ -184,7 +184,8 @@ async function benchRelease(results: Record<string, unknown>, rpcUrl: string): P
     // Rounds of the three side by side, so that a slower minute of the machine weighs on all three
     // alike; each figure is the median of its rounds, each ratio the median of the rounds' ratios.
     const rounds: Record<keyof typeof targets, Cannon & { cpuMicrosPerRequest: number | null }>[] = [];
-    const logBefore = logSize(join(dir, "gateway.sqlite"));
+    const databaseFile = databasePathOf(parseEnv({ DATA_DIR: dir }));
+    const logBefore = readLogSize(databaseFile);
     for (let i = 0; i < RELEASE_ROUNDS; i++) {
       const measured = {} as (typeof rounds)[number];
       for (const [name, target] of Object.entries(targets) as [keyof typeof targets, (typeof targets)[keyof typeof targets]][]) {
@@ -195,7 +196,7 @@ async function benchRelease(results: Record<string, unknown>, rpcUrl: string): P
       rounds.push(measured);
     }
     const released = rounds.reduce((sum, r) => sum + r.release.requests.total, 0);
-    const logged = logSize(join(dir, "gateway.sqlite")) - logBefore;
+    const logged = readLogSize(databaseFile) - logBefore;
     if (logged < released) throw new Error(`release bench: ${released} releases but ${logged} log entries`);
     const median = (values: number[]) => {
       const sorted = [...values].sort((a, b) => a - b);
@@ -259,15 +260,6 @@ async function benchRelease(results: Record<string, unknown>, rpcUrl: string): P
 }
 
 /** The access log's size, read from the gateway's database file (WAL lets a reader in beside the writer). */
-function logSize(databaseFile: string): number {
-  const db = new Database(databaseFile, { readonly: true, fileMustExist: true });
-  try {
-    return (db.prepare("SELECT COALESCE(MAX(idx) + 1, 0) AS n FROM access_log").get() as { n: number }).n;
-  } finally {
-    db.close();
-  }
-}
-
 /**
  * Step 2: the gateway's catch-up, in its own process, over a chain holding `events` grant events.
  * That chain is a Hardhat node of its own, as a production node is: 400 blocks mined in a minute

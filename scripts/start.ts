@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { TASK_NODE_CREATE_SERVER } from "hardhat/builtin-tasks/task-names";
 import type { Signer } from "ethers";
-import { ConfigError, parseEnv } from "../server/config/env";
+import { ConfigError, databasePathOf, parseEnv } from "../server/config/env";
 import { deploymentPath, readDeployment } from "../core/deployment";
 import { closeOnSignals, runGateway } from "../server/run";
 import { deployLedger } from "./lib/deploy";
@@ -52,7 +52,7 @@ data-use-ledger is running on a local chain.
   DataUseRegistry          ${deployment.contracts.DataUseRegistry.address}${reused ? "  (same address as last run)" : ""}
   AuditAnchor              ${deployment.contracts.AuditAnchor.address}
   Deployment file          ${outFile}
-  Store                    ${env.DATABASE_PATH ?? join(env.DATA_DIR, "gateway.sqlite")}
+  Store                    ${databasePathOf(env)}
 
 Local accounts (Hardhat's public test mnemonic "${accounts.mnemonic ?? "test test ... junk"}"; never use them elsewhere):
   #0 ${signers[0].address}  gateway: deploys, relays, anchors

@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import type { Signer } from "ethers";
 import pino, { type Logger } from "pino";
-import type { Env } from "./config/env";
+import { databasePathOf, publicUrlOf, type Env } from "./config/env";
 import type { Deployment } from "../core/deployment";
 import { SqliteStore } from "./store/sqlite";
 import { Keyring } from "./crypto/keyring";
@@ -38,7 +38,7 @@ export interface GatewayDeps {
 export function createGateway(deps: GatewayDeps) {
   const { env, deployment } = deps;
   const logger = deps.logger ?? pino({ level: env.LOG_LEVEL });
-  const store = new SqliteStore(env.DATABASE_PATH ?? join(env.DATA_DIR, "gateway.sqlite"));
+  const store = new SqliteStore(databasePathOf(env));
   const roles = new Roles(env.OPERATOR_ADDRESSES, env.AUDITOR_ADDRESSES);
   const keyring = new Keyring(deps.masterKey, store);
   const accessLog = new AccessLog(store);
@@ -65,7 +65,7 @@ export function createGateway(deps: GatewayDeps) {
     deps.provider,
   );
   const deletion = new DeletionService({ store, keyring, chainView: () => indexer.lastView(), logger: logger.child({ component: "expiry" }), intervalMs: env.SCHEDULER_INTERVAL_MS });
-  const publicUrl = env.PUBLIC_ORIGIN ?? `http://${env.HOST}:${env.PORT}`;
+  const publicUrl = publicUrlOf(env);
   const outbox = new DeletionOutbox(
     { deletions: deletion.deletions, log: store, signer: deps.signer, publicUrl, logger: logger.child({ component: "outbox" }) },
     { intervalMs: env.OUTBOX_INTERVAL_MS, maxAttempts: env.OUTBOX_MAX_ATTEMPTS, baseDelayMs: env.OUTBOX_BASE_DELAY_MS, timeoutMs: env.OUTBOX_TIMEOUT_MS, concurrency: 16 },

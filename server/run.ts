@@ -3,7 +3,7 @@ import { once } from "node:events";
 import type { Signer } from "ethers";
 import type { RpcProvider } from "./chain/logs";
 import pino from "pino";
-import type { Env } from "./config/env";
+import { publicUrlOf, type Env } from "./config/env";
 import type { Deployment } from "../core/deployment";
 import { createGateway, loadMasterKey, type Gateway } from "./gateway";
 
@@ -28,7 +28,7 @@ export async function runGateway(
   await gateway.start();
   const server = gateway.app.listen(env.PORT, env.HOST);
   await once(server, "listening");
-  const url = env.PUBLIC_ORIGIN ?? `http://${env.HOST}:${env.PORT}`;
+  const url = publicUrlOf(env);
   logger.info({ url, indexedBlock: gateway.indexer.lastView()?.indexedBlock }, "gateway listening");
   let closing: Promise<void> | null = null;
   return {

@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import { z } from "zod";
 import { ADDRESS } from "../../core/ids";
 
@@ -58,3 +59,9 @@ export function parseEnv(source: NodeJS.ProcessEnv = process.env): Env {
   }
   return Object.freeze(parsed.data);
 }
+
+/** Where services and the wallet page reach this gateway, as it tells them. */
+export const publicUrlOf = (env: Env): string => env.PUBLIC_ORIGIN ?? `http://${env.HOST}:${env.PORT}`;
+
+/** The gateway's SQLite file. */
+export const databasePathOf = (env: Env): string => env.DATABASE_PATH ?? join(env.DATA_DIR, "gateway.sqlite");

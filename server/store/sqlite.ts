@@ -107,6 +107,18 @@ function addPendingColumns(db: Database.Database): void {
   }
 }
 
+const LOG_SIZE_SQL = "SELECT COALESCE(MAX(idx) + 1, 0) AS n FROM access_log";
+
+/** The size of the access log in a gateway's database file, read without opening it for writing. */
+export function readLogSize(databaseFile: string): number {
+  const db = new Database(databaseFile, { readonly: true, fileMustExist: true });
+  try {
+    return (db.prepare(LOG_SIZE_SQL).get() as { n: number }).n;
+  } finally {
+    db.close();
+  }
+}
+
 /** 0x-hex of a hash, without ethers' byte-by-byte hexlify: appends do this for every entry. */
 const toHex = (bytes: Uint8Array) => "0x" + Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
 
@@ -294,7 +306,7 @@ export class SqliteStore implements Store {
         `INSERT INTO access_log (idx, at, kind, request_id, actor, subject, grantee, category, purpose, grant_block, grant_tx, payload_hash, detail, prev_hash, leaf_hash)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
-      logSize: db.prepare<[], { n: number }>("SELECT COALESCE(MAX(idx) + 1, 0) AS n FROM access_log"),
+      logSize: db.prepare<[], { n: number }>(LOG_SIZE_SQL),
       logTail: db.prepare<[], { idx: number; leaf_hash: Buffer }>("SELECT idx, leaf_hash FROM access_log ORDER BY idx DESC LIMIT 1"),
       leafHashes: db.prepare<[number, number], { leaf_hash: Buffer }>("SELECT leaf_hash FROM access_log WHERE idx >= ? AND idx < ? ORDER BY idx"),
       latestCheckpoint: db.prepare<[], CheckpointRow>("SELECT * FROM checkpoints ORDER BY tree_size DESC LIMIT 1"),
