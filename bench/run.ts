@@ -215,8 +215,8 @@ async function benchRelease(results: Record<string, unknown>, rpcUrl: string): P
       stackCeilingPerSec: round(perSec("stack")),
       stackRatioToCeiling: round(ratio("stack"), 3),
       ceilingP99Ms: median(rounds.map((r) => r.ceiling.latency.p99)),
-      // The server process's own CPU time per request: steadier between runs than the rates, which
-      // also depend on how the two cores are shared with the load generator.
+      // The server process's own CPU time per request: unlike the rates, it leaves out how the two
+      // cores were shared with the load generator and the chain.
       cpuMicrosPerRequest: { release: cpu("release"), stack: cpu("stack"), ceiling: cpu("ceiling") },
       rounds: rounds.map((r) => ({
         releasePerSec: round(r.release.requests.average),
