@@ -38,7 +38,7 @@ export async function getLogs(provider: RpcProvider, filter: { address: string |
     topics: log.topics,
     data: log.data,
     blockNumber: Number(log.blockNumber),
-    blockHash: log.blockHash.toLowerCase(),
+    blockHash: log.blockHash,
     transactionHash: log.transactionHash,
     index: Number(log.logIndex),
   }));
@@ -65,7 +65,8 @@ export async function getBlockHeader(provider: RpcProvider, tag: number | "lates
   if (typeof number !== "string" || typeof timestamp !== "string" || typeof hash !== "string" || typeof parentHash !== "string" || !HASH.test(hash) || !HASH.test(parentHash)) {
     throw new Error(`block ${tag} came back malformed`);
   }
-  const header = { number: Number(number), hash: hash.toLowerCase(), parentHash: parentHash.toLowerCase(), timestamp: Number(timestamp) };
+  // Hashes as the node wrote them, as the stored cursor and blocks hold them and logs carry them.
+  const header = { number: Number(number), hash, parentHash, timestamp: Number(timestamp) };
   if (!Number.isSafeInteger(header.number) || !Number.isSafeInteger(header.timestamp) || (tag !== "latest" && header.number !== tag)) {
     throw new Error(`block ${tag} came back malformed`);
   }

@@ -12,7 +12,7 @@ const decoders: Record<string, (body: Buffer) => Buffer> = { gzip: gunzipSync, "
  * and Node 20's fetch spends about 2 ms of CPU on each request, where the indexer polls the head
  * 20 times a second while the gateway serves releases. Redirects are not followed: ethers decides.
  */
-export function httpGetUrl(agents: { http: HttpAgent; https: HttpsAgent }): FetchGetUrlFunc {
+export function httpGetUrl(agents: { http: HttpAgent; https: HttpsAgent; closed?: boolean }): FetchGetUrlFunc {
   return (request, cancel) =>
     new Promise((resolve, reject) => {
       const url = new URL(request.url);
@@ -20,8 +20,11 @@ export function httpGetUrl(agents: { http: HttpAgent; https: HttpsAgent }): Fetc
       const body = request.body ? Buffer.from(request.body) : null;
       const headers: Record<string, string | number> = { ...request.headers };
       if (body) headers["content-length"] = body.length;
+      // A transaction is not sent twice: the node may have taken it before the connection dropped.
+      const mayResend = body === null || !body.includes("eth_send");
       let settled = false;
       let current: ClientRequest | null = null;
+      let timer: NodeJS.Timeout | null = null;
       const finish = (outcome: () => void) => {
         if (settled) return;
         settled = true;
@@ -49,16 +52,22 @@ export function httpGetUrl(agents: { http: HttpAgent; https: HttpsAgent }): Fetc
         });
         current = req;
         req.on("error", (error: NodeJS.ErrnoException) => {
+          // Destroyed here (timeout, cancel), or the provider is shutting down: nothing to resend.
+          if (settled || agents.closed) return fail(error);
           // A kept-alive connection the node closed while idle fails before it carries anything:
-          // the request never reached the node, so it goes once more on a new connection.
-          if (retry && req.reusedSocket && (error.code === "ECONNRESET" || error.code === "EPIPE")) return send(false);
+          // the request goes once more on a new connection.
+          if (retry && mayResend && req.reusedSocket && (error.code === "ECONNRESET" || error.code === "EPIPE")) return send(false);
           fail(error);
         });
         req.end(body ?? undefined);
       };
-      const timer = request.timeout > 0 ? setTimeout(() => fail(makeError("request timeout", "TIMEOUT")), request.timeout) : null;
+      try {
+        send(true);
+      } catch (error) {
+        return fail(error as Error);
+      }
+      if (request.timeout > 0) timer = setTimeout(() => fail(makeError("request timeout", "TIMEOUT")), request.timeout);
       cancel?.addListener(() => fail(makeError("request cancelled", "CANCELLED")));
-      send(true);
     });
 }
 
@@ -100,15 +109,16 @@ export class HttpRpcProvider extends JsonRpcProvider {
     parsed.password = "";
     const request = new FetchRequest(credentials ? parsed.toString() : url);
     if (credentials) request.setHeader("authorization", `Basic ${Buffer.from(credentials, "utf8").toString("base64")}`);
-    const agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
+    const agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }), closed: false };
     request.getUrlFunc = httpGetUrl(agents);
     super(request, network, { batchMaxCount: 1, cacheTimeout: -1, ...options });
     this.agents = agents;
   }
 
-  private readonly agents: { http: HttpAgent; https: HttpsAgent };
+  private readonly agents: { http: HttpAgent; https: HttpsAgent; closed: boolean };
 
   override destroy(): void {
+    this.agents.closed = true;
     super.destroy();
     this.agents.http.destroy();
     this.agents.https.destroy();

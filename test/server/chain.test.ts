@@ -456,14 +456,44 @@ describe("chain reading", function () {
       }
     });
 
+    it("never sends a transaction twice, even over a kept-alive connection the node dropped", async function () {
+      let sends = 0;
+      respond = (request, res) => {
+        if (request.method === "eth_sendRawTransaction") {
+          sends += 1;
+          res.socket!.destroy();
+          return;
+        }
+        res.writeHead(200).end(JSON.stringify({ jsonrpc: "2.0", id: request.id, result: "0x1" }));
+      };
+      const rpc = provider();
+      try {
+        expect(await rpc.send("eth_blockNumber", [])).to.equal("0x1");
+        await expect(rpc.send("eth_sendRawTransaction", ["0x00"])).to.be.rejected;
+        expect(sends).to.equal(1);
+      } finally {
+        rpc.destroy();
+      }
+    });
+
     it("gives up on a node that does not answer in time, with ethers' TIMEOUT, and does not follow redirects", async function () {
       const agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
+      let received = 0;
+      const counted = () => (received += 1);
+      server.on("request", counted);
       try {
+        respond = (request, res) => void res.writeHead(200).end(JSON.stringify({ jsonrpc: "2.0", id: request.id, result: "0x1" }));
+        const first = new FetchRequest(url);
+        first.body = "{}";
+        expect((await httpGetUrl(agents)(first)).statusCode).to.equal(200);
+        // On the kept-alive connection: given up on, and not sent again on a new one.
         respond = () => undefined;
         const slow = new FetchRequest(url);
         slow.body = "{}";
         slow.timeout = 100;
         await expect(httpGetUrl(agents)(slow)).to.be.rejected.and.eventually.have.property("code", "TIMEOUT");
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        expect(received).to.equal(2);
 
         respond = (_request, res) => void res.writeHead(302, { location: "http://127.0.0.1:1/elsewhere" }).end();
         const moved = new FetchRequest(url);
@@ -472,6 +502,7 @@ describe("chain reading", function () {
         expect(answer.statusCode).to.equal(302);
         expect(answer.headers.location).to.equal("http://127.0.0.1:1/elsewhere");
       } finally {
+        server.off("request", counted);
         agents.http.destroy();
         agents.https.destroy();
       }
