@@ -107,17 +107,20 @@ export class AuditLog {
     return this.anchoring;
   }
 
-  inclusionProof(index: number, treeSize: number): { index: number; treeSize: number; leafHash: string; proof: string[] } {
+  /** Proofs reach only as far as `durableSize`: a tree served and then lost to a power cut would come back different. */
+  inclusionProof(index: number, treeSize: number, durableSize = Number.POSITIVE_INFINITY): { index: number; treeSize: number; leafHash: string; proof: string[] } {
     this.catchUp();
-    if (treeSize > this.tree.size || index >= treeSize) {
-      throw invalidInput(`need index < treeSize <= ${this.tree.size}`);
+    const size = Math.min(this.tree.size, durableSize);
+    if (treeSize > size || index >= treeSize) {
+      throw invalidInput(`need index < treeSize <= ${size}`);
     }
     return { index, treeSize, leafHash: hexlify(this.tree.leafHash(index)), proof: this.tree.inclusionProof(index, treeSize).map((h) => hexlify(h)) };
   }
 
-  consistencyProof(from: number, to: number): { from: number; to: number; proof: string[] } {
+  consistencyProof(from: number, to: number, durableSize = Number.POSITIVE_INFINITY): { from: number; to: number; proof: string[] } {
     this.catchUp();
-    if (to > this.tree.size || from > to || from < 1) throw invalidInput(`need 1 <= from <= to <= ${this.tree.size}`);
+    const size = Math.min(this.tree.size, durableSize);
+    if (to > size || from > to || from < 1) throw invalidInput(`need 1 <= from <= to <= ${size}`);
     return { from, to, proof: this.tree.consistencyProof(from, to).map((h) => hexlify(h)) };
   }
 

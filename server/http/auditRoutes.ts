@@ -9,7 +9,7 @@ const MAX_PAGE = 1000;
 const index = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
 /** The verifiable access log (step 4): entries, signed checkpoints, anchors and proofs. */
-export function auditRoutes(deps: { audit: AuditLog; log: Pick<AccessLogStore, "readLog" | "logSize" | "syncLog">; roles: Roles }): AnyRoute[] {
+export function auditRoutes(deps: { audit: AuditLog; log: Pick<AccessLogStore, "readLog" | "durableLogSize">; roles: Roles }): AnyRoute[] {
   const { audit, roles } = deps;
   return [
     route({
@@ -46,10 +46,9 @@ export function auditRoutes(deps: { audit: AuditLog; log: Pick<AccessLogStore, "
         .refine((q) => q.to === undefined || q.to >= q.from, { message: "to must not be below from" }),
       responses: { 200: "{ entries, treeSize }", 400: "invalid input", 401: "not signed in" },
       handler: async ({ query, caller }) => {
-        const treeSize = deps.log.logSize();
         // Only entries already on disk: one served and then lost to a power cut would reappear
         // rewritten under the same index.
-        await deps.log.syncLog();
+        const treeSize = await deps.log.durableLogSize();
         // `to` is where the next page starts; never below `from`, even past the end of the log.
         const to = Math.max(query.from, Math.min(query.to ?? treeSize, query.from + MAX_PAGE, treeSize));
         const party = roles.seesEverything(caller!) ? undefined : caller!;
@@ -64,7 +63,7 @@ export function auditRoutes(deps: { audit: AuditLog; log: Pick<AccessLogStore, "
       auth: false,
       query: z.object({ index, treeSize: index }),
       responses: { 200: "{ index, treeSize, leafHash, proof }", 400: "index or size out of range" },
-      handler: async ({ query }) => ({ body: audit.inclusionProof(query.index, query.treeSize) }),
+      handler: async ({ query }) => ({ body: audit.inclusionProof(query.index, query.treeSize, await deps.log.durableLogSize()) }),
     }),
     route({
       method: "get",
@@ -74,7 +73,7 @@ export function auditRoutes(deps: { audit: AuditLog; log: Pick<AccessLogStore, "
       auth: false,
       query: z.object({ from: index, to: index }),
       responses: { 200: "{ from, to, proof }", 400: "sizes out of range" },
-      handler: async ({ query }) => ({ body: audit.consistencyProof(query.from, query.to) }),
+      handler: async ({ query }) => ({ body: audit.consistencyProof(query.from, query.to, await deps.log.durableLogSize()) }),
     }),
   ];
 }

@@ -1,5 +1,5 @@
 import Database from "better-sqlite3";
-import { closeSync, fdatasync, mkdirSync, openSync, statSync } from "node:fs";
+import { closeSync, fdatasync, fsyncSync, mkdirSync, openSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { ZERO_HASH, encodeEntry, type AuditEntry } from "../../core/auditEntry";
 import { nodeHasher } from "../../core/merkleTree";
@@ -354,7 +354,12 @@ export class SqliteStore implements Store {
   }
 
   close(): void {
-    if (this.wal) closeSync(this.wal.fd);
+    if (this.wal) {
+      // Not under a sync still running on it, which would then sync whatever file reuses the number.
+      const { fd } = this.wal;
+      if (this.syncing) void this.syncing.finally(() => closeSync(fd)).catch(() => undefined);
+      else closeSync(fd);
+    }
     this.wal = null;
     this.db.close();
   }
@@ -612,6 +617,7 @@ export class SqliteStore implements Store {
 
   appendLogDurably(entries: AccessLogEntry[]): Promise<number[]> {
     if (this.db.inTransaction) throw new Error("appendLogDurably commits on its own: call appendLog inside a transaction");
+    if (this.syncFailure) return Promise.reject(this.syncFailure);
     // Committed without the fsync that synchronous = FULL does on the event loop; syncLog then
     // writes it to disk from libuv's threads. Other writers keep FULL. (exec, not a prepared
     // statement: SQLite applies some pragmas when a statement is prepared, not each time it runs.)
@@ -628,9 +634,20 @@ export class SqliteStore implements Store {
   private wal: { fd: number; ino: number } | null = null;
   private syncing: Promise<void> | null = null;
   private nextSync: Promise<void> | null = null;
+  /**
+   * The first failed sync, for good: Linux reports a lost write once, so a later sync of the same
+   * file can succeed over pages that never reached the disk. Nothing is called durable after it.
+   */
+  private syncFailure: Error | null = null;
+
+  durableLogSize(): Promise<number> {
+    const size = this.logSize();
+    return this.syncLog().then(() => size);
+  }
 
   syncLog(): Promise<void> {
     if (this.path === ":memory:") return Promise.resolve();
+    if (this.syncFailure) return Promise.reject(this.syncFailure);
     // A sync under way may have started before this caller's commit: it waits for the next one,
     // which every caller arriving meanwhile shares.
     if (this.syncing) {
@@ -647,20 +664,36 @@ export class SqliteStore implements Store {
     } catch (error) {
       return Promise.reject(error as Error);
     }
-    const sync = new Promise<void>((resolve, reject) => fdatasync(walFd, (error) => (error ? reject(error) : resolve())));
+    const sync = new Promise<void>((resolve, reject) =>
+      fdatasync(walFd, (error) => {
+        if (!error) return resolve();
+        this.syncFailure ??= new Error(`the access log could not be written to disk: ${error.message}`, { cause: error });
+        reject(this.syncFailure);
+      }),
+    );
     this.syncing = sync.finally(() => {
       this.syncing = null;
     });
     return this.syncing;
   }
 
-  /** The WAL file, opened once; again if SQLite ever replaced it, so that the right file is synced. */
+  /**
+   * The WAL file, opened once; again if SQLite ever replaced it, so that the right file is synced.
+   * A new WAL's directory entry is synced too, once: SQLite would do so at its own first sync of it,
+   * which NORMAL commits skip.
+   */
   private walFd(): number {
     const path = `${this.path}-wal`;
     const ino = statSync(path).ino;
     if (this.wal?.ino !== ino) {
       if (this.wal) closeSync(this.wal.fd);
       this.wal = { fd: openSync(path, "r"), ino };
+      const directory = openSync(dirname(path), "r");
+      try {
+        fsyncSync(directory);
+      } finally {
+        closeSync(directory);
+      }
     }
     return this.wal.fd;
   }

@@ -153,6 +153,8 @@ export interface AccessLogStore {
   appendLogDurably(entries: AccessLogEntry[]): Promise<number[]>;
   /** Resolves once everything committed before the call is on disk. */
   syncLog(): Promise<void>;
+  /** The log's size, once every entry below it is on disk. */
+  durableLogSize(): Promise<number>;
   readLog(from: number, to: number, party?: string): StoredAccessLogEntry[];
   /** Stored leaf hashes of entries [from, to), in order. */
   readLeafHashes(from: number, to: number): Buffer[];

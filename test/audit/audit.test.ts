@@ -407,25 +407,34 @@ describe("access log group commit", function () {
     expect(store.db.pragma("synchronous", { simple: true })).to.equal(2);
   });
 
-  it("fails the appends a failed sync covered, and syncs afresh for the next", async function () {
+  it("after a failed sync, calls nothing durable again: the appends it covered, those waiting and later ones all fail", async function () {
     const failed = store.appendLogDurably([entry("a")]);
+    const waiting = store.appendLogDurably([entry("b")]);
     syncs[0].done(new Error("EIO"));
-    await expect(failed).to.be.rejectedWith("EIO");
-    const next = store.appendLogDurably([entry("b")]);
-    expect(syncs).to.have.length(2);
-    syncs[1].done();
-    expect(await next).to.deep.equal([1]);
+    await expect(failed).to.be.rejectedWith("could not be written to disk: EIO");
+    await expect(waiting).to.be.rejectedWith("could not be written to disk: EIO");
+    await expect(store.appendLogDurably([entry("c")])).to.be.rejectedWith("could not be written to disk: EIO");
+    await expect(store.durableLogSize()).to.be.rejectedWith("EIO");
+    // A later sync of the same file could succeed over the lost pages: none is even tried.
+    expect(syncs).to.have.length(1);
+    expect(store.logSize()).to.equal(2);
   });
 
-  it("serves through the audit API only entries already synced", async function () {
+  it("gives the audit API the size below which every entry is on disk", async function () {
     const pending = store.appendLogDurably([entry("a")]);
-    const read = store.syncLog().then(() => store.logSize());
+    const durable = store.durableLogSize();
     expect(syncs).to.have.length(1);
     syncs[0].done();
     await pending;
-    expect(await settled(read)).to.equal("pending");
+    // The size was read before this caller's sync began, which the sync under way may have missed.
+    expect(await settled(durable)).to.equal("pending");
+    // Entries committed after the call are not counted, synced or not.
+    const later = store.appendLogDurably([entry("b")]);
     syncs[1].done();
-    expect(await read).to.equal(1);
+    expect(await durable).to.equal(1);
+    expect(await settled(later)).to.equal("pending");
+    syncs[2].done();
+    expect(await later).to.deep.equal([1]);
   });
 
   it("refuses to commit on its own inside another transaction", function () {
