@@ -435,11 +435,13 @@ describe("chain reading", function () {
       }
     });
 
-    it("sends once more on a new connection when a kept-alive one is dropped before it answers", async function () {
+    it("sends a read once more on a new connection when a kept-alive one is dropped, never a transaction", async function () {
+      const dropped: string[] = [];
       let dropNext = false;
       respond = (request, res) => {
-        if (dropNext) {
+        if (dropNext || request.method === "eth_sendRawTransaction") {
           dropNext = false;
+          dropped.push(request.method);
           res.socket!.destroy();
           return;
         }
@@ -450,27 +452,9 @@ describe("chain reading", function () {
         expect(await rpc.send("eth_blockNumber", [])).to.equal("0x3");
         dropNext = true;
         expect(await rpc.send("eth_blockNumber", [])).to.equal("0x3");
-        expect(dropNext).to.equal(false);
-      } finally {
-        rpc.destroy();
-      }
-    });
-
-    it("never sends a transaction twice, even over a kept-alive connection the node dropped", async function () {
-      let sends = 0;
-      respond = (request, res) => {
-        if (request.method === "eth_sendRawTransaction") {
-          sends += 1;
-          res.socket!.destroy();
-          return;
-        }
-        res.writeHead(200).end(JSON.stringify({ jsonrpc: "2.0", id: request.id, result: "0x1" }));
-      };
-      const rpc = provider();
-      try {
-        expect(await rpc.send("eth_blockNumber", [])).to.equal("0x1");
+        // The node may have taken the transaction before the connection dropped.
         await expect(rpc.send("eth_sendRawTransaction", ["0x00"])).to.be.rejected;
-        expect(sends).to.equal(1);
+        expect(dropped).to.deep.equal(["eth_blockNumber", "eth_sendRawTransaction"]);
       } finally {
         rpc.destroy();
       }
