@@ -456,7 +456,7 @@ describe("configuration", function () {
 });
 
 describe("security headers", function () {
-  it("API answers carry the REST set (nothing framed, sniffed or loaded), the wallet page a document's CSP", async function () {
+  it("API answers carry the REST set (nothing framed, sniffed or loaded) and their length, none to HEAD; the wallet page a document's CSP", async function () {
     const dir = mkdtempSync(join(tmpdir(), "dul-page-"));
     writeFileSync(join(dir, "index.html"), "<!doctype html><title>wallet</title>");
     const unused = () => {
@@ -490,6 +490,14 @@ describe("security headers", function () {
         expect(res.headers.get("referrer-policy"), path).to.equal("no-referrer");
         expect(res.headers.get("content-type"), path).to.match(/^application\/json/);
       }
+      const answer = await fetch(`${url}/v1/auth/nonce`);
+      const text = await answer.text();
+      expect(JSON.parse(text)).to.deep.equal({ nonce: "n0nce0000" });
+      expect(answer.headers.get("content-length")).to.equal(String(Buffer.byteLength(text)));
+      const head = await fetch(`${url}/v1/auth/nonce`, { method: "HEAD" });
+      expect(head.status).to.equal(200);
+      expect(await head.text()).to.equal("");
+      expect(head.headers.get("content-type")).to.equal("application/json; charset=utf-8");
       const page = await fetch(`${url}/`);
       expect(await page.text()).to.contain("wallet");
       const csp = page.headers.get("content-security-policy")!;
