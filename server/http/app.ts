@@ -60,16 +60,14 @@ export function createApp(deps: AppDeps): express.Express {
     registers: [metrics],
   });
 
+  app.use(apiSecurityHeaders);
+  // Request id, metrics and the caller, in one layer: express walks every layer for every request.
   app.use((req: Request, res: Response, next: NextFunction) => {
     const given = req.get("x-request-id");
     res.locals.requestId = given && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
     res.setHeader("x-request-id", res.locals.requestId as string);
     const stop = httpDuration.startTimer({ method: req.method });
     res.on("finish", () => stop({ route: (req.route?.path as string | undefined) ?? "unmatched", status: res.statusCode }));
-    next();
-  });
-  app.use(apiSecurityHeaders);
-  app.use((req: Request, res: Response, next: NextFunction) => {
     const header = req.get("authorization");
     res.locals.caller = null;
     if (header !== undefined) {
@@ -91,11 +89,10 @@ export function createApp(deps: AppDeps): express.Express {
       handler: (_req: Request, _res: Response, next: NextFunction) => next(new GatewayError("RATE_LIMITED", "too many requests: slow down")),
     }),
   );
+  // Parsed only on the routes that take a body.
   const jsonBody = express.json({ limit: deps.bodyLimit });
-  app.use((req: Request, res: Response, next: NextFunction) => (req.method === "PUT" || req.method === "POST" ? jsonBody(req, res, next) : next()));
-
   const routes = [...v1Routes(deps), ...(deps.extraRoutes ?? [])];
-  for (const r of routes) mount(app, r);
+  for (const r of routes) mount(app, r, jsonBody);
 
   const openapi = buildOpenApi(routes, { title: "data-use-ledger gateway", version: "1" });
   app.get("/openapi.json", (_req, res) => void res.json(openapi));

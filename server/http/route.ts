@@ -1,4 +1,4 @@
-import type { Request, Response, Router } from "express";
+import type { Request, RequestHandler, Response, Router } from "express";
 import { z } from "zod";
 import { invalidInput, unauthenticated } from "../errors";
 import { ADDRESS, BYTES32 } from "../../core/ids";
@@ -44,8 +44,9 @@ function parse<T extends z.ZodType>(schema: T | undefined, value: unknown, where
 }
 
 /** Registers a route: its schemas validate the request, then the handler makes one service call. */
-export function mount(router: Pick<Router, AnyRoute["method"]>, route: AnyRoute): void {
-  router[route.method](route.path, async (req: Request, res: Response) => {
+export function mount(router: Pick<Router, AnyRoute["method"]>, route: AnyRoute, bodyParser: RequestHandler): void {
+  const handlers: RequestHandler[] = route.body ? [bodyParser] : [];
+  router[route.method](route.path, ...handlers, async (req: Request, res: Response) => {
     const caller = (res.locals.caller as string | null | undefined) ?? null;
     if (route.auth && !caller) throw unauthenticated();
     const ctx = {
