@@ -278,8 +278,9 @@ export class SqliteStore implements Store {
            previous_expires_at = excluded.previous_expires_at, block_number = excluded.block_number, pending = 1`,
       ),
       // A grant issued under a cutoff or a data expiry that has passed ends at once: both look again.
-      cutoffPending: db.prepare("UPDATE cutoffs SET pending = 1 WHERE subject = @subject AND grantee = @grantee AND pending = 0"),
-      dataExpiryPending: db.prepare("UPDATE data_expiries SET pending = 1 WHERE subject = @subject AND category = @category AND pending = 0"),
+      // Bound by position: these run for every grant issued, and binding from the event by name cost more than the lookup.
+      cutoffPending: db.prepare<[string, string | null]>("UPDATE cutoffs SET pending = 1 WHERE subject = ? AND grantee = ? AND pending = 0"),
+      dataExpiryPending: db.prepare<[string, string | null]>("UPDATE data_expiries SET pending = 1 WHERE subject = ? AND category = ? AND pending = 0"),
       getGrant: db.prepare<[string, string], GrantRow>("SELECT * FROM grants WHERE subject = ? AND grant_id = ?"),
       getCutoff: db.prepare<[string, string], { revoked_at: number; block_number: number }>(
         "SELECT revoked_at, block_number FROM cutoffs WHERE subject = ? AND grantee = ?",
@@ -402,8 +403,8 @@ export class SqliteStore implements Store {
     switch (event.kind) {
       case "issued":
         this.statements.issueGrant.run(event);
-        this.statements.cutoffPending.run(event);
-        this.statements.dataExpiryPending.run(event);
+        this.statements.cutoffPending.run(event.subject, event.grantee);
+        this.statements.dataExpiryPending.run(event.subject, event.category);
         break;
       case "changed":
         this.statements.changeGrant.run(event);
