@@ -58,7 +58,7 @@ export const BYTES32 = /^0x[0-9a-fA-F]{64}$/;
  * slowest step of indexing a GrantIssued log.
  */
 export function grantIdOf(subject: string, grantee: string, categoryId: string, purposeId: string): string {
-  const key = `${subject}${grantee}${categoryId}${purposeId}`;
+  const key = `${subject}/${grantee}/${categoryId}/${purposeId}`;
   const known = grantIds.get(key);
   if (known !== undefined) return known;
   if (!ADDRESS.test(subject) || !ADDRESS.test(grantee)) throw new TypeError(`grantIdOf: not an address: ${ADDRESS.test(subject) ? grantee : subject}`);

@@ -53,6 +53,10 @@ describe("chain reading", function () {
     it("refuse what is not an address or 32 bytes", function () {
       expect(() => grantIdOf("0x1234", randomAddress(), randomWord(), randomWord())).to.throw(TypeError, "not an address");
       expect(() => grantIdOf(randomAddress(), randomAddress(), "0x" + "zz".repeat(32), randomWord())).to.throw(TypeError, "not 32 bytes");
+      // Ids are remembered: inputs that spell the same characters split differently are still refused.
+      const [subject, grantee, category, purpose] = [randomAddress(), randomAddress(), randomWord(), randomWord()];
+      grantIdOf(subject, grantee, category, purpose);
+      expect(() => grantIdOf(subject + "0x", grantee.slice(2), category, purpose)).to.throw(TypeError, "not an address");
     });
   });
 
