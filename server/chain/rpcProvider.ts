@@ -5,6 +5,13 @@ import { FetchRequest, JsonRpcProvider, makeError, type FetchGetUrlFunc, type Ge
 
 const decoders: Record<string, (body: Buffer) => Buffer> = { gzip: gunzipSync, "x-gzip": gunzipSync, deflate: inflateSync, br: brotliDecompressSync };
 
+/** A provider's connection pools; `closed` once it shuts down, so that nothing is sent again. */
+export interface Agents {
+  http: HttpAgent;
+  https: HttpsAgent;
+  closed?: boolean;
+}
+
 /**
  * Sends ethers' HTTP requests through node:http over kept-alive connections. Two transports were
  * measured and left: ethers 6's own copies the whole body it has received on every chunk
@@ -12,7 +19,7 @@ const decoders: Record<string, (body: Buffer) => Buffer> = { gzip: gunzipSync, "
  * and Node 20's fetch spends about 2 ms of CPU on each request, where the indexer polls the head
  * 20 times a second while the gateway serves releases. Redirects are not followed: ethers decides.
  */
-export function httpGetUrl(agents: { http: HttpAgent; https: HttpsAgent; closed?: boolean }): FetchGetUrlFunc {
+export function httpGetUrl(agents: Agents): FetchGetUrlFunc {
   return (request, cancel) =>
     new Promise((resolve, reject) => {
       const url = new URL(request.url);
@@ -109,13 +116,13 @@ export class HttpRpcProvider extends JsonRpcProvider {
     parsed.password = "";
     const request = new FetchRequest(credentials ? parsed.toString() : url);
     if (credentials) request.setHeader("authorization", `Basic ${Buffer.from(credentials, "utf8").toString("base64")}`);
-    const agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }), closed: false };
+    const agents: Agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
     request.getUrlFunc = httpGetUrl(agents);
     super(request, network, { batchMaxCount: 1, cacheTimeout: -1, ...options });
     this.agents = agents;
   }
 
-  private readonly agents: { http: HttpAgent; https: HttpsAgent; closed: boolean };
+  private readonly agents: Agents;
 
   override destroy(): void {
     this.agents.closed = true;

@@ -6,7 +6,7 @@ import type { Logger } from "pino";
 import { Registry, collectDefaultMetrics, Histogram } from "prom-client";
 import type { ErrorBody } from "../../core/errorCodes";
 import { GatewayError, invalidInput, unauthenticated } from "../errors";
-import { mount, type AnyRoute } from "./route";
+import { mount, writeJson, type AnyRoute } from "./route";
 import { buildOpenApi } from "./openapi";
 import { v1Routes, type RouteDeps } from "./routes";
 
@@ -95,11 +95,11 @@ export function createApp(deps: AppDeps): express.Express {
   for (const r of routes) mount(app, r, jsonBody);
 
   const openapi = buildOpenApi(routes, { title: "data-use-ledger gateway", version: "1" });
-  app.get("/openapi.json", (_req, res) => void res.json(openapi));
-  app.get("/healthz", (_req, res) => void res.json({ ok: true }));
+  app.get("/openapi.json", (_req, res) => writeJson(res, 200, openapi));
+  app.get("/healthz", (_req, res) => writeJson(res, 200, { ok: true }));
   app.get("/readyz", (_req, res) => {
     const { ready, detail } = deps.ready();
-    res.status(ready ? 200 : 503).json({ ready, ...detail });
+    writeJson(res, ready ? 200 : 503, { ready, ...detail });
   });
   app.get("/metrics", async (_req, res) => {
     res.setHeader("content-type", metrics.contentType);
@@ -120,7 +120,7 @@ export function createApp(deps: AppDeps): express.Express {
       error: { code: known.code, message: known.message, ...(known.issues !== undefined ? { issues: known.issues } : {}) },
       requestId: (res.locals.requestId as string | undefined) ?? "",
     };
-    res.status(known.status).json(body);
+    writeJson(res, known.status, body);
   });
   return app;
 }

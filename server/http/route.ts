@@ -59,12 +59,19 @@ export function mount(router: Pick<Router, AnyRoute["method"]>, route: AnyRoute,
     const { status = 200, body } = await route.handler(ctx, res);
     // Personal data and per-instant decisions: no cache along the way may keep or replay them.
     res.setHeader("cache-control", "no-store");
-    // Written as it is, not through res.json: with no ETag, no Last-Modified and no-store there is
-    // no freshness to check, and Node sets the length (and leaves the body out of a HEAD answer).
-    res.statusCode = status;
-    res.setHeader("content-type", "application/json; charset=utf-8");
-    res.end(JSON.stringify(body));
+    writeJson(res, status, body);
   });
+}
+
+/**
+ * Every JSON answer of the gateway. Written as it is, not through express's res.json: with no ETag
+ * and no Last-Modified there is no freshness to check, and Node sets the length (and leaves the
+ * body out of a HEAD answer).
+ */
+export function writeJson(res: Response, status: number, body: unknown): void {
+  res.statusCode = status;
+  res.setHeader("content-type", "application/json; charset=utf-8");
+  res.end(JSON.stringify(body));
 }
 
 /** Zod schemas shared by the routes. */

@@ -1,8 +1,9 @@
 import Database from "better-sqlite3";
-import { closeSync, fdatasync, fsyncSync, mkdirSync, openSync, statSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { ZERO_HASH, encodeEntry, type AuditEntry } from "../../core/auditEntry";
 import { nodeHasher } from "../../core/merkleTree";
+import { WalSync } from "./walSync";
 import type {
   AccessLogEntry,
   AnchorRecord,
@@ -213,16 +214,20 @@ const recordKey = (subject: string, category: string) => `${subject}\n${category
 
 /**
  * The SQLite store (better-sqlite3, WAL). `synchronous = FULL` makes every committed transaction
- * durable before the call returns; `secure_delete` overwrites deleted content.
+ * durable before the call returns, except appendLogDurably's, which are durable when its promise
+ * resolves; `secure_delete` overwrites deleted content.
  */
 export class SqliteStore implements Store {
   readonly db: Database.Database;
   private readonly statements;
   private readonly inTransaction: Database.Transaction<(fn: () => unknown) => unknown>;
+  /** Syncs what appendLogDurably commits; none for an in-memory database. */
+  private readonly wal: WalSync | null;
 
   constructor(readonly path: string) {
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path);
+    this.wal = path === ":memory:" ? null : new WalSync(path);
     // 16 KiB pages for a new database (an existing one keeps its own): index rows of ~400 bytes
     // are less than 1/20 of a page, where SQLite's B-trees work best; catch-up ran ~1.4x faster.
     this.db.pragma("page_size = 16384");
@@ -355,13 +360,7 @@ export class SqliteStore implements Store {
   }
 
   close(): void {
-    if (this.wal) {
-      // Not under a sync still running on it, which would then sync whatever file reuses the number.
-      const { fd } = this.wal;
-      if (this.syncing) void this.syncing.finally(() => closeSync(fd)).catch(() => undefined);
-      else closeSync(fd);
-    }
-    this.wal = null;
+    this.wal?.close();
     this.db.close();
   }
 
@@ -618,7 +617,7 @@ export class SqliteStore implements Store {
 
   appendLogDurably(entries: AccessLogEntry[]): Promise<number[]> {
     if (this.db.inTransaction) throw new Error("appendLogDurably commits on its own: call appendLog inside a transaction");
-    if (this.syncFailure) return Promise.reject(this.syncFailure);
+    if (this.wal?.failed) return Promise.reject(this.wal.failed);
     // Committed without the fsync that synchronous = FULL does on the event loop; syncLog then
     // writes it to disk from libuv's threads. Other writers keep FULL. (exec, not a prepared
     // statement: SQLite applies some pragmas when a statement is prepared, not each time it runs.)
@@ -632,71 +631,13 @@ export class SqliteStore implements Store {
     return this.syncLog().then(() => indexes);
   }
 
-  private wal: { fd: number; ino: number } | null = null;
-  private syncing: Promise<void> | null = null;
-  private nextSync: Promise<void> | null = null;
-  /**
-   * The first failed sync, for good: Linux reports a lost write once, so a later sync of the same
-   * file can succeed over pages that never reached the disk. Nothing is called durable after it.
-   */
-  private syncFailure: Error | null = null;
-
   durableLogSize(): Promise<number> {
     const size = this.logSize();
     return this.syncLog().then(() => size);
   }
 
   syncLog(): Promise<void> {
-    if (this.path === ":memory:") return Promise.resolve();
-    if (this.syncFailure) return Promise.reject(this.syncFailure);
-    // A sync under way may have started before this caller's commit: it waits for the next one,
-    // which every caller arriving meanwhile shares.
-    if (this.syncing) {
-      const startNext = () => {
-        this.nextSync = null;
-        return this.syncLog();
-      };
-      this.nextSync ??= this.syncing.then(startNext, startNext);
-      return this.nextSync;
-    }
-    let walFd: number;
-    try {
-      walFd = this.walFd();
-    } catch (error) {
-      return Promise.reject(error as Error);
-    }
-    const sync = new Promise<void>((resolve, reject) =>
-      fdatasync(walFd, (error) => {
-        if (!error) return resolve();
-        this.syncFailure ??= new Error(`the access log could not be written to disk: ${error.message}`, { cause: error });
-        reject(this.syncFailure);
-      }),
-    );
-    this.syncing = sync.finally(() => {
-      this.syncing = null;
-    });
-    return this.syncing;
-  }
-
-  /**
-   * The WAL file, opened once; again if SQLite ever replaced it, so that the right file is synced.
-   * A new WAL's directory entry is synced too, once: SQLite would do so at its own first sync of it,
-   * which NORMAL commits skip.
-   */
-  private walFd(): number {
-    const path = `${this.path}-wal`;
-    const ino = statSync(path).ino;
-    if (this.wal?.ino !== ino) {
-      if (this.wal) closeSync(this.wal.fd);
-      this.wal = { fd: openSync(path, "r"), ino };
-      const directory = openSync(dirname(path), "r");
-      try {
-        fsyncSync(directory);
-      } finally {
-        closeSync(directory);
-      }
-    }
-    return this.wal.fd;
+    return this.wal ? this.wal.sync() : Promise.resolve();
   }
 
   readLeafHashes(from: number, to: number): Buffer[] {
