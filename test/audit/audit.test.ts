@@ -348,7 +348,8 @@ describe("log entry encoding", function () {
   });
 
   it("equals canonicalJson over the entry for any values, ignoring fields an entry does not have", function () {
-    const values = [null, 0, -1.5, 2 ** 53 - 1, "", "a\"b\\c\n", "日本", true, [], {}, { y: { x: [null, "q"] } }];
+    // Integer-like keys: a plain JSON.stringify would write them first, in numeric order.
+    const values = [null, 0, -1.5, 2 ** 53 - 1, "", "a\"b\\c\n", "日本", "\u0000\ud800", true, [], {}, { y: { x: [null, "q"] } }, { b: 1, 10: [2], 9: { "01": 3, 1: 4 } }, [{ z: 1, a: { 2: 0 } }]];
     for (let i = 0; i < 200; i++) {
       const pick = () => values[Math.floor(Math.random() * values.length)];
       const random = Object.fromEntries(Object.keys(entry).map((key) => [key, pick()])) as unknown as AuditEntry;
@@ -356,6 +357,13 @@ describe("log entry encoding", function () {
     }
     const { purpose: _dropped, ...withoutPurpose } = entry;
     expect(new TextDecoder().decode(encodeEntry({ ...entry, purpose: undefined } as unknown as AuditEntry))).to.equal(canonicalJson(withoutPurpose));
+  });
+
+  it("refuses a number JSON cannot hold, at any depth", function () {
+    for (const bad of [NaN, Infinity, { a: [1, -Infinity] }, { 7: NaN }]) {
+      expect(() => encodeEntry({ ...entry, detail: { bad } })).to.throw(TypeError, /finite/);
+    }
+    expect(() => encodeEntry({ ...entry, at: NaN })).to.throw(TypeError, /finite/);
   });
 });
 
