@@ -215,6 +215,9 @@ async function benchRelease(results: Record<string, unknown>, rpcUrl: string): P
       stackCeilingPerSec: round(perSec("stack")),
       stackRatioToCeiling: round(ratio("stack"), 3),
       ceilingP99Ms: median(rounds.map((r) => r.ceiling.latency.p99)),
+      // The tail of the gateway's own stack with nothing behind it: what a release's p99 is measured against.
+      stackP99Ms: median(rounds.map((r) => r.stack.latency.p99)),
+      stackP50Ms: median(rounds.map((r) => r.stack.latency.p50)),
       // The server process's own CPU time per request: unlike the rates, it leaves out how the two
       // cores were shared with the load generator and the chain.
       cpuMicrosPerRequest: { release: cpu("release"), stack: cpu("stack"), ceiling: cpu("ceiling") },
@@ -223,6 +226,8 @@ async function benchRelease(results: Record<string, unknown>, rpcUrl: string): P
         stackPerSec: round(r.stack.requests.average),
         ceilingPerSec: round(r.ceiling.requests.average),
         releaseP99Ms: r.release.latency.p99,
+        stackP99Ms: r.stack.latency.p99,
+        ceilingP99Ms: r.ceiling.latency.p99,
       })),
       loggedEntries: logged,
     };
