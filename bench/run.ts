@@ -205,19 +205,20 @@ async function benchRelease(results: Record<string, unknown>, rpcUrl: string): P
     };
     const perSec = (name: keyof typeof targets) => median(rounds.map((r) => r[name].requests.average));
     const ratio = (name: keyof typeof targets) => median(rounds.map((r) => r[name].requests.average / r.ceiling.requests.average));
+    const latencyMs = (name: keyof typeof targets, percentile: "p50" | "p99") => median(rounds.map((r) => r[name].latency[percentile]));
     const cpu = (name: keyof typeof targets) => (rounds.some((r) => r[name].cpuMicrosPerRequest === null) ? null : Math.round(median(rounds.map((r) => r[name].cpuMicrosPerRequest!))));
     results.release = {
       perSec: round(perSec("release")),
-      p50Ms: median(rounds.map((r) => r.release.latency.p50)),
-      p99Ms: median(rounds.map((r) => r.release.latency.p99)),
+      p50Ms: latencyMs("release", "p50"),
+      p99Ms: latencyMs("release", "p99"),
       ceilingPerSec: round(perSec("ceiling")),
       ratioToCeiling: round(ratio("release"), 3),
       stackCeilingPerSec: round(perSec("stack")),
       stackRatioToCeiling: round(ratio("stack"), 3),
-      ceilingP99Ms: median(rounds.map((r) => r.ceiling.latency.p99)),
+      ceilingP99Ms: latencyMs("ceiling", "p99"),
       // The tail of the gateway's own stack with nothing behind it: what a release's p99 is measured against.
-      stackP99Ms: median(rounds.map((r) => r.stack.latency.p99)),
-      stackP50Ms: median(rounds.map((r) => r.stack.latency.p50)),
+      stackP99Ms: latencyMs("stack", "p99"),
+      stackP50Ms: latencyMs("stack", "p50"),
       // The server process's own CPU time per request: unlike the rates, it leaves out how the two
       // cores were shared with the load generator and the chain.
       cpuMicrosPerRequest: { release: cpu("release"), stack: cpu("stack"), ceiling: cpu("ceiling") },
