@@ -11,30 +11,41 @@ interface Pending {
  * together in one SQLite transaction (group commit), and batches committed while the disk is busy
  * share the next sync: each caller's promise resolves only after its entry is on disk, so a release
  * is logged before its response is sent, without one fsync per release or any on the event loop.
+ *
+ * With `flushAt`, a batch is handed over as soon as it holds that many entries, without waiting for
+ * the end of the turn: when a writer thread commits it, the first releases of a burst of requests
+ * are on their way to the disk while the event loop still parses the rest.
  */
 export class AccessLog {
   private queue: Pending[] = [];
   private scheduled = false;
 
-  constructor(private readonly store: AccessLogStore) {}
+  constructor(
+    private readonly writer: Pick<AccessLogStore, "appendLogDurably">,
+    private readonly options: { flushAt?: number } = {},
+  ) {}
 
   append(entry: AccessLogEntry): Promise<number> {
     return new Promise<number>((resolve, reject) => {
       this.queue.push({ entry, resolve, reject });
-      if (!this.scheduled) {
+      if (this.queue.length >= (this.options.flushAt ?? Infinity)) this.flush();
+      else if (!this.scheduled) {
         this.scheduled = true;
-        setImmediate(() => this.flush());
+        setImmediate(() => {
+          this.scheduled = false;
+          this.flush();
+        });
       }
     });
   }
 
   private flush(): void {
     const batch = this.queue;
+    if (batch.length === 0) return;
     this.queue = [];
-    this.scheduled = false;
     let committed: Promise<number[]>;
     try {
-      committed = this.store.appendLogDurably(batch.map((p) => p.entry));
+      committed = this.writer.appendLogDurably(batch.map((p) => p.entry));
     } catch (error) {
       committed = Promise.reject(error);
     }

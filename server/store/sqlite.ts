@@ -220,7 +220,7 @@ const recordKey = (subject: string, category: string) => `${subject}\n${category
 export class SqliteStore implements Store {
   readonly db: Database.Database;
   private readonly statements;
-  private readonly inTransaction: Database.Transaction<(fn: () => unknown) => unknown>;
+  private readonly inTransaction: (fn: () => unknown) => unknown;
   /** Syncs what appendLogDurably commits; none for an in-memory database. */
   private readonly wal: WalSync | null;
 
@@ -244,8 +244,12 @@ export class SqliteStore implements Store {
     this.db.exec(SCHEMA);
     addPendingColumns(this.db);
     this.db.exec(PENDING_SCHEMA);
+    // The access log's writer thread is a second connection to this file. Every write transaction
+    // takes the write lock when it begins (IMMEDIATE), waiting while the other holds it: a deferred
+    // one that read first would fail with SQLITE_BUSY_SNAPSHOT once the other had committed.
+    this.db.pragma("busy_timeout = 5000");
     // One wrapper for every call: better-sqlite3 builds a new one per db.transaction().
-    this.inTransaction = this.db.transaction((fn: () => unknown) => fn());
+    this.inTransaction = this.db.transaction((fn: () => unknown) => fn()).immediate;
     const db = this.db;
     this.statements = {
       getMeta: db.prepare<[string], { value: string }>("SELECT value FROM meta WHERE key = ?"),

@@ -1,0 +1,81 @@
+import { Worker } from "node:worker_threads";
+import { join } from "node:path";
+import type { AccessLogEntry, AccessLogStore } from "../store/types";
+
+export type LogWriterRequest = { type: "append"; id: number; entries: AccessLogEntry[] } | { type: "close" };
+export type LogWriterReply = { id: number; indexes: number[] } | { id: number; error: string } | { type: "closed" };
+
+/** The log's writer thread died or was closed: nothing more can be logged, so nothing more is released. */
+export class LogWriterStoppedError extends Error {}
+
+/**
+ * Durable appends to the access log from a writer thread of their own. Encoding, hashing, inserting
+ * and committing each entry cost a release about a sixth of its CPU on the event loop, which
+ * serves every request on one core; the thread does that work beside it. The writer is a second
+ * SQLite connection to the same file: the store begins every write transaction IMMEDIATE and waits
+ * on a busy lock, so the two never see a stale snapshot, and each entry still chains to the one
+ * committed before it, whichever connection wrote that.
+ *
+ * Fails closed: once the thread is gone, every append in flight and every later one is refused.
+ */
+export class LogWriter implements Pick<AccessLogStore, "appendLogDurably"> {
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, { resolve: (indexes: number[]) => void; reject: (error: Error) => void }>();
+  private nextId = 0;
+  private stopped: Error | null = null;
+  private closeRequested = false;
+  private readonly exited: Promise<void>;
+
+  constructor(databasePath: string) {
+    this.worker = startWorker(join(__dirname, `logWriterWorker${extension}`), { databasePath });
+    // The gateway closes it on shutdown; a gateway left open (a test's) must not keep the process alive.
+    this.worker.unref();
+    this.worker.on("message", (reply: LogWriterReply) => {
+      if ("type" in reply) return this.stop(new LogWriterStoppedError("the access log's writer thread was closed"));
+      const pending = this.pending.get(reply.id);
+      if (!pending) return;
+      this.pending.delete(reply.id);
+      if ("error" in reply) pending.reject(new Error(`the access log could not be written: ${reply.error}`));
+      else pending.resolve(reply.indexes);
+    });
+    this.worker.on("error", (error: Error) => this.stop(new LogWriterStoppedError(`the access log's writer thread failed: ${error.message}`, { cause: error })));
+    this.exited = new Promise((resolve) =>
+      this.worker.once("exit", (code) => {
+        this.stop(new LogWriterStoppedError(`the access log's writer thread exited (code ${code})`));
+        resolve();
+      }),
+    );
+  }
+
+  appendLogDurably(entries: AccessLogEntry[]): Promise<number[]> {
+    if (this.stopped) return Promise.reject(this.stopped);
+    return new Promise((resolve, reject) => {
+      const id = this.nextId++;
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ type: "append", id, entries } satisfies LogWriterRequest);
+    });
+  }
+
+  /** Lets every batch already handed over reach the disk, then ends the thread. */
+  close(): Promise<void> {
+    if (!this.stopped && !this.closeRequested) this.worker.postMessage({ type: "close" } satisfies LogWriterRequest);
+    this.closeRequested = true;
+    return this.exited;
+  }
+
+  private stop(reason: Error): void {
+    this.stopped ??= reason;
+    for (const { reject } of this.pending.values()) reject(this.stopped);
+    this.pending.clear();
+  }
+}
+
+/** `.ts` when the gateway runs from its sources (ts-node), `.js` when compiled. */
+const extension = __filename.endsWith(".ts") ? ".ts" : ".js";
+
+/** A worker thread on `file`; from TypeScript sources, with ts-node registered in it as in the parent. */
+function startWorker(file: string, workerData: unknown): Worker {
+  if (extension === ".js") return new Worker(file, { workerData });
+  const bootstrap = `require(${JSON.stringify(require.resolve("ts-node/register/transpile-only"))}); require(${JSON.stringify(file)});`;
+  return new Worker(bootstrap, { eval: true, workerData });
+}

@@ -1,0 +1,117 @@
+import { expect } from "chai";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { entryLeafHash, ZERO_HASH } from "../../core/auditEntry";
+import { nodeHasher } from "../../core/merkleTree";
+import { SqliteStore } from "../../server/store/sqlite";
+import { AccessLog, logEntry } from "../../server/audit/accessLog";
+import { LogWriter, LogWriterStoppedError } from "../../server/audit/logWriter";
+import type { AccessLogEntry } from "../../server/store/types";
+import { removeDir } from "../helpers/gateway";
+
+const entry = (requestId: string) => logEntry({ kind: "release", requestId, actor: "0x" + "cd".repeat(20), detail: { headBlock: 7 } });
+
+describe("access log writer thread", function () {
+  let dir: string;
+  let store: SqliteStore;
+  let writer: LogWriter;
+
+  beforeEach(function () {
+    dir = mkdtempSync(join(tmpdir(), "dul-writer-"));
+    store = new SqliteStore(join(dir, "log.sqlite"));
+    writer = new LogWriter(store.path);
+  });
+  afterEach(async function () {
+    await writer.close();
+    store.close();
+    removeDir(dir);
+  });
+
+  it("commits from its own connection, each entry chained to the one before, whichever connection wrote that", async function () {
+    const fromThread: Promise<number[]>[] = [];
+    const fromLoop: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      fromThread.push(writer.appendLogDurably([entry(`thread-${i}-a`), entry(`thread-${i}-b`)]));
+      // The event loop's own writes (a deletion and its entry, in one transaction) while the thread commits.
+      fromLoop.push(...store.transaction(() => store.appendLog([entry(`loop-${i}`)])));
+      if (i % 8 === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    const threadIndexes = (await Promise.all(fromThread)).flat();
+
+    const all = [...threadIndexes, ...fromLoop].sort((a, b) => a - b);
+    expect(all).to.deep.equal(Array.from({ length: 120 }, (_, i) => i));
+    const log = store.readLog(0, store.logSize());
+    expect(log).to.have.length(120);
+    const leaves = store.readLeafHashes(0, 120).map((h) => "0x" + h.toString("hex"));
+    log.forEach((stored, i) => {
+      expect(stored.prevHash, `entry ${i}`).to.equal(i === 0 ? ZERO_HASH : leaves[i - 1]);
+      expect(entryLeafHash(stored, nodeHasher), `entry ${i}`).to.equal(leaves[i]);
+    });
+    // Each batch the thread was handed stays together, in the order given.
+    for (let i = 0; i < 40; i++) {
+      const [a, b] = await fromThread[i];
+      expect(b).to.equal(a + 1);
+      expect([log[a].requestId, log[b].requestId]).to.deep.equal([`thread-${i}-a`, `thread-${i}-b`]);
+    }
+  });
+
+  it("is why every write transaction takes the write lock when it begins: no commit can come between its read and its write", function () {
+    const other = new Database(store.path);
+    other.pragma("busy_timeout = 0");
+    try {
+      store.transaction(() => {
+        store.logSize();
+        // A deferred transaction holds only a read lock here; another connection's commit now would
+        // leave it writing on a stale snapshot (SQLITE_BUSY_SNAPSHOT).
+        expect(() => other.prepare("INSERT INTO meta (key, value) VALUES ('probe', 'x')").run()).to.throw(/database is locked/);
+        store.appendLog([entry("loop")]);
+      });
+    } finally {
+      other.close();
+    }
+    expect(store.logSize()).to.equal(1);
+  });
+
+  it("lets every batch handed over reach the disk on close, and refuses appends after it", async function () {
+    const batches = [writer.appendLogDurably([entry("a")]), writer.appendLogDurably([entry("b"), entry("c")])];
+    await writer.close();
+    expect(await Promise.all(batches)).to.deep.equal([[0], [1, 2]]);
+    const reopened = new SqliteStore(store.path);
+    try {
+      expect(reopened.logSize()).to.equal(3);
+    } finally {
+      reopened.close();
+    }
+    await expect(writer.appendLogDurably([entry("late")])).to.be.rejectedWith(LogWriterStoppedError);
+  });
+
+  it("fails closed when its thread fails: the appends in flight and every later one are refused", async function () {
+    // A database path under a plain file: the thread cannot open it and dies.
+    const file = join(dir, "not-a-directory");
+    writeFileSync(file, "");
+    const broken = new LogWriter(join(file, "log.sqlite"));
+    const inFlight = broken.appendLogDurably([entry("a")]);
+    await expect(inFlight).to.be.rejectedWith(LogWriterStoppedError, "writer thread");
+    await expect(broken.appendLogDurably([entry("b")])).to.be.rejectedWith(LogWriterStoppedError);
+    await broken.close();
+  });
+});
+
+describe("access log batches", function () {
+  it("hands a batch over as soon as it holds flushAt entries, and the rest at the end of the turn", async function () {
+    const handed: string[][] = [];
+    const writer = {
+      appendLogDurably: (entries: AccessLogEntry[]) => {
+        handed.push(entries.map((e) => e.requestId));
+        return Promise.resolve(entries.map((_, i) => handed.length * 100 + i));
+      },
+    };
+    const log = new AccessLog(writer, { flushAt: 2 });
+    const appended = ["a", "b", "c", "d", "e"].map((id) => log.append(entry(id)));
+    expect(handed).to.deep.equal([["a", "b"], ["c", "d"]]);
+    expect(await Promise.all(appended)).to.deep.equal([100, 101, 200, 201, 300]);
+    expect(handed).to.deep.equal([["a", "b"], ["c", "d"], ["e"]]);
+  });
+});
