@@ -132,6 +132,7 @@ export function createGateway(deps: GatewayDeps) {
     outbox,
     audit,
     accessLog,
+    logWriter,
     logger,
     domain,
     /**

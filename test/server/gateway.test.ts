@@ -509,3 +509,31 @@ describe("security headers", function () {
     }
   });
 });
+
+describe("gateway whose access log cannot be written", function () {
+  it("releases nothing: 500 INTERNAL without the value, and no entry is logged", async function () {
+    const [, subject, service, operator] = await hre.ethers.getSigners();
+    const gw = await startTestGateway({ operators: [operator.address] });
+    try {
+      const registry = DataUseRegistry__factory.connect(gw.deployment.contracts.DataUseRegistry.address, subject);
+      const [serviceToken, operatorToken] = [await login(gw.url, service, gw.gateway.domain), await login(gw.url, operator, gw.gateway.domain)];
+      const category = "contact.unlogged";
+      const path = `/v1/subjects/${subject.address.toLowerCase()}/data/${category}?purpose=dpv:ServiceProvision`;
+      expect((await call(gw.url, path.split("?")[0], operatorToken, { method: "PUT", body: { value: { email: "unlogged@example.org" } } })).status).to.equal(201);
+      await (await registry.grant(service.address, labelToId(category), labelToId("dpv:ServiceProvision"), (await time.latest()) + 3600)).wait();
+      await synced(gw.gateway);
+      expect((await call(gw.url, path, serviceToken)).status).to.equal(200);
+
+      await gw.gateway.logWriter!.close();
+      const size = gw.gateway.store.logSize();
+      const refused = await call(gw.url, path, serviceToken);
+      expect(refused.status).to.equal(500);
+      expect(refused.body.error.code).to.equal("INTERNAL");
+      expect(JSON.stringify(refused.body)).not.to.contain("unlogged@example.org");
+      expect(gw.gateway.store.logSize()).to.equal(size);
+    } finally {
+      await gw.close();
+      removeDir(gw.dataDir);
+    }
+  });
+});
