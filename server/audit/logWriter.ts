@@ -10,7 +10,7 @@ export class LogWriterStoppedError extends Error {}
 
 /**
  * Durable appends to the access log from a writer thread of their own. Encoding, hashing, inserting
- * and committing each entry cost a release about a sixth of its CPU on the event loop, which
+ * and committing each entry cost a release about an eighth of its CPU on the event loop, which
  * serves every request on one core; the thread does that work beside it. The writer is a second
  * SQLite connection to the same file: the store begins every write transaction IMMEDIATE and waits
  * on a busy lock, so the two never see a stale snapshot, and each entry still chains to the one

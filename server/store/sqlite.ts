@@ -227,6 +227,11 @@ export class SqliteStore implements Store {
   constructor(readonly path: string) {
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path);
+    // The access log's writer thread is a second connection to this file: each waits while the other
+    // holds the write lock (from its own schema set-up on), and every write transaction takes that
+    // lock when it begins (IMMEDIATE below): a deferred one that read first would fail with
+    // SQLITE_BUSY_SNAPSHOT once the other had committed.
+    this.db.pragma("busy_timeout = 5000");
     this.wal = path === ":memory:" ? null : new WalSync(path);
     // 16 KiB pages for a new database (an existing one keeps its own): index rows of ~400 bytes
     // are less than 1/20 of a page, where SQLite's B-trees work best; catch-up ran ~1.4x faster.
@@ -244,10 +249,6 @@ export class SqliteStore implements Store {
     this.db.exec(SCHEMA);
     addPendingColumns(this.db);
     this.db.exec(PENDING_SCHEMA);
-    // The access log's writer thread is a second connection to this file. Every write transaction
-    // takes the write lock when it begins (IMMEDIATE), waiting while the other holds it: a deferred
-    // one that read first would fail with SQLITE_BUSY_SNAPSHOT once the other had committed.
-    this.db.pragma("busy_timeout = 5000");
     // One wrapper for every call: better-sqlite3 builds a new one per db.transaction().
     this.inTransaction = this.db.transaction((fn: () => unknown) => fn()).immediate;
     const db = this.db;
