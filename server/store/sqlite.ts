@@ -4,6 +4,7 @@ import { dirname } from "node:path";
 import { ZERO_HASH, encodeEntry, type AuditEntry } from "../../core/auditEntry";
 import { nodeHasher } from "../../core/merkleTree";
 import { WalSync } from "./walSync";
+import { PairCache } from "./pairCache";
 import type {
   AccessLogEntry,
   AnchorRecord,
@@ -340,10 +341,10 @@ export class SqliteStore implements Store {
    * Read-through caches of the decision's three lookups (null remembered too). Every write to the
    * index goes through applyEvent, rollbackTo or resetIndex, which invalidate them.
    */
-  private readonly grantCache = new Map<string, IndexedGrant | null>();
-  private readonly cutoffCache = new Map<string, IndexedCutoff | null>();
-  private readonly dataExpiryCache = new Map<string, IndexedDataExpiry | null>();
   private static readonly CACHE_LIMIT = 200_000;
+  private readonly grantCache = new PairCache<IndexedGrant | null>(SqliteStore.CACHE_LIMIT);
+  private readonly cutoffCache = new PairCache<IndexedCutoff | null>(SqliteStore.CACHE_LIMIT);
+  private readonly dataExpiryCache = new PairCache<IndexedDataExpiry | null>(SqliteStore.CACHE_LIMIT);
   private readonly recordCache = new Map<string, StoredRecord | null>();
   private recordCacheBytes = 0;
   private static readonly RECORD_CACHE_BYTES = 32 << 20;
@@ -352,12 +353,6 @@ export class SqliteStore implements Store {
     this.grantCache.clear();
     this.cutoffCache.clear();
     this.dataExpiryCache.clear();
-  }
-
-  private static remember<T>(cache: Map<string, T>, key: string, value: T): T {
-    if (cache.size >= SqliteStore.CACHE_LIMIT) cache.clear();
-    cache.set(key, value);
-    return value;
   }
 
   transaction<T>(fn: () => T): T {
@@ -401,9 +396,9 @@ export class SqliteStore implements Store {
 
   /** Mirrors DataUseRegistry's state transitions for one event. */
   private applyEvent(event: ChainEvent): void {
-    this.grantCache.delete(`${event.subject}/${event.grantId}`);
-    this.cutoffCache.delete(`${event.subject}/${event.grantee}`);
-    this.dataExpiryCache.delete(`${event.subject}/${event.category}`);
+    this.grantCache.delete(event.subject, event.grantId);
+    this.cutoffCache.delete(event.subject, event.grantee);
+    this.dataExpiryCache.delete(event.subject, event.category);
     switch (event.kind) {
       case "issued":
         this.statements.issueGrant.run(event);
@@ -482,29 +477,26 @@ export class SqliteStore implements Store {
   }
 
   getGrant(subject: string, grantId: string): IndexedGrant | null {
-    const key = `${subject}/${grantId}`;
-    const cached = this.grantCache.get(key);
+    const cached = this.grantCache.get(subject, grantId);
     if (cached !== undefined) return cached;
     const row = this.statements.getGrant.get(subject, grantId);
-    return SqliteStore.remember(this.grantCache, key, row ? toGrant(row) : null);
+    return this.grantCache.set(subject, grantId, row ? toGrant(row) : null);
   }
 
   getCutoff(subject: string, grantee: string): IndexedCutoff | null {
-    const key = `${subject}/${grantee}`;
-    const cached = this.cutoffCache.get(key);
+    const cached = this.cutoffCache.get(subject, grantee);
     if (cached !== undefined) return cached;
     const row = this.statements.getCutoff.get(subject, grantee);
-    return SqliteStore.remember(this.cutoffCache, key, row ? { revokedAt: row.revoked_at, blockNumber: row.block_number } : null);
+    return this.cutoffCache.set(subject, grantee, row ? { revokedAt: row.revoked_at, blockNumber: row.block_number } : null);
   }
 
   getDataExpiry(subject: string, category: string): IndexedDataExpiry | null {
-    const key = `${subject}/${category}`;
-    const cached = this.dataExpiryCache.get(key);
+    const cached = this.dataExpiryCache.get(subject, category);
     if (cached !== undefined) return cached;
     const row = this.statements.getDataExpiry.get(subject, category);
-    return SqliteStore.remember(
-      this.dataExpiryCache,
-      key,
+    return this.dataExpiryCache.set(
+      subject,
+      category,
       row ? { expiresAt: row.expires_at, previousExpiresAt: row.previous_expires_at, blockNumber: row.block_number } : null,
     );
   }
