@@ -3,7 +3,10 @@ import { join } from "node:path";
 import type { AccessLogEntry, AccessLogStore } from "../store/types";
 
 export type LogWriterRequest = { type: "append"; id: number; entries: AccessLogEntry[] } | { type: "close" };
-export type LogWriterReply = { id: number; indexes: number[] } | { id: number; error: string } | { type: "closed" };
+export type LogWriterReply =
+  | { type: "appended"; results: { id: number; indexes: number[] }[] }
+  | { type: "failed"; ids: number[]; error: string }
+  | { type: "closed" };
 
 /** The log's writer thread died or was closed: nothing more can be logged, so nothing more is released. */
 export class LogWriterStoppedError extends Error {}
@@ -14,7 +17,8 @@ export class LogWriterStoppedError extends Error {}
  * serves every request on one core; the thread does that work beside it. The writer is a second
  * SQLite connection to the same file: the store begins every write transaction IMMEDIATE and waits
  * on a busy lock, so the two never see a stale snapshot, and each entry still chains to the one
- * committed before it, whichever connection wrote that.
+ * committed before it, whichever connection wrote that. The thread commits every batch waiting for
+ * it in one transaction and one sync, however many the event loop handed over meanwhile.
  *
  * Fails closed: once the thread is gone, every append in flight and every later one is refused.
  */
@@ -25,18 +29,21 @@ export class LogWriter implements Pick<AccessLogStore, "appendLogDurably"> {
   private stopped: Error | null = null;
   private closeRequested = false;
   private readonly exited: Promise<void>;
+  private committed = 0;
 
   constructor(databasePath: string) {
     this.worker = startWorker(join(__dirname, `logWriterWorker${extension}`), { databasePath });
     // The gateway closes it on shutdown; a gateway left open (a test's) must not keep the process alive.
     this.worker.unref();
     this.worker.on("message", (reply: LogWriterReply) => {
-      if ("type" in reply) return this.stop(new LogWriterStoppedError("the access log's writer thread was closed"));
-      const pending = this.pending.get(reply.id);
-      if (!pending) return;
-      this.pending.delete(reply.id);
-      if ("error" in reply) pending.reject(new Error(`the access log could not be written: ${reply.error}`));
-      else pending.resolve(reply.indexes);
+      if (reply.type === "closed") return this.stop(new LogWriterStoppedError("the access log's writer thread was closed"));
+      if (reply.type === "failed") {
+        const error = new Error(`the access log could not be written: ${reply.error}`);
+        for (const id of reply.ids) this.settle(id)?.reject(error);
+        return;
+      }
+      this.committed += 1;
+      for (const { id, indexes } of reply.results) this.settle(id)?.resolve(indexes);
     });
     this.worker.on("error", (error: Error) => this.stop(new LogWriterStoppedError(`the access log's writer thread failed: ${error.message}`, { cause: error })));
     this.exited = new Promise((resolve) =>
@@ -56,11 +63,22 @@ export class LogWriter implements Pick<AccessLogStore, "appendLogDurably"> {
     });
   }
 
+  /** How many transactions the thread has committed: fewer than the batches handed over, under load. */
+  get commits(): number {
+    return this.committed;
+  }
+
   /** Lets every batch already handed over reach the disk, then ends the thread. */
   close(): Promise<void> {
     if (!this.stopped && !this.closeRequested) this.worker.postMessage({ type: "close" } satisfies LogWriterRequest);
     this.closeRequested = true;
     return this.exited;
+  }
+
+  private settle(id: number): { resolve: (indexes: number[]) => void; reject: (error: Error) => void } | undefined {
+    const pending = this.pending.get(id);
+    this.pending.delete(id);
+    return pending;
   }
 
   private stop(reason: Error): void {

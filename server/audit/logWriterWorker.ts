@@ -1,39 +1,51 @@
-import { parentPort, workerData } from "node:worker_threads";
+import { parentPort, receiveMessageOnPort, workerData } from "node:worker_threads";
 import { SqliteStore } from "../store/sqlite";
 import type { LogWriterReply, LogWriterRequest } from "./logWriter";
 
 /**
- * The access log's writer thread: its own connection to the gateway's database, on which each batch
- * the event loop hands over is committed and synced (store.appendLogDurably). Batches that arrive
- * while a sync runs are committed at once and share the next sync.
+ * The access log's writer thread: its own connection to the gateway's database, committing with
+ * SQLite's own sync (synchronous = FULL), so an entry is on disk when its commit returns. The thread
+ * blocks in that sync; the batches handed over meanwhile wait in the port, and the next round takes
+ * all of them into one transaction and one sync (group commit). A sync costs the machine about as
+ * much CPU whatever it carries, so under load the thread syncs once per round, not once per batch.
  */
 const port = parentPort!;
 const store = new SqliteStore((workerData as { databasePath: string }).databasePath);
 
-/** Batches committed whose answer has not been sent yet. */
-const answering = new Set<Promise<void>>();
+type Append = Extract<LogWriterRequest, { type: "append" }>;
 
-port.on("message", (request: LogWriterRequest) => {
-  if (request.type === "close") {
-    // Every batch before this message has been committed: answer each once it is on disk, say so,
-    // then let go of the file. The port keeps the order, so "closed" comes after every answer.
-    void Promise.allSettled([...answering]).then(() => {
-      port.postMessage({ type: "closed" } satisfies LogWriterReply);
-      store.close();
-      port.close();
-    });
-    return;
+/**
+ * The first I/O error, for good: Linux reports a lost write once, so a later sync of the same file
+ * can succeed over pages that never reached the disk. Nothing is called durable after it.
+ */
+let ioFailure: string | null = null;
+
+port.on("message", (first: LogWriterRequest) => {
+  const requests = [first];
+  for (let next = receiveMessageOnPort(port); next; next = receiveMessageOnPort(port)) requests.push(next.message as LogWriterRequest);
+  const appends = requests.filter((r): r is Append => r.type === "append");
+  if (appends.length > 0) port.postMessage(commit(appends));
+  // The port keeps the order: every batch handed over before "close" was committed and answered above.
+  if (requests.some((r) => r.type === "close")) {
+    port.postMessage({ type: "closed" } satisfies LogWriterReply);
+    store.close();
+    port.close();
   }
-  let committed: Promise<number[]>;
-  try {
-    committed = store.appendLogDurably(request.entries);
-  } catch (error) {
-    committed = Promise.reject(error);
-  }
-  const answered = committed.then(
-    (indexes) => port.postMessage({ id: request.id, indexes } satisfies LogWriterReply),
-    (error: unknown) => port.postMessage({ id: request.id, error: error instanceof Error ? error.message : String(error) } satisfies LogWriterReply),
-  );
-  answering.add(answered);
-  void answered.finally(() => answering.delete(answered));
 });
+
+/** One transaction for every batch of the round; each batch's entries stay together, in the order given. */
+function commit(appends: Append[]): LogWriterReply {
+  const failed = (error: string): LogWriterReply => ({ type: "failed", ids: appends.map((a) => a.id), error });
+  if (ioFailure) return failed(ioFailure);
+  let indexes: number[];
+  try {
+    indexes = store.appendLog(appends.flatMap((a) => a.entries));
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    if (/^SQLITE_IOERR/.test((error as { code?: string }).code ?? "")) ioFailure = `the access log could not be written to disk: ${message}`;
+    return failed(ioFailure ?? message);
+  }
+  let at = 0;
+  const results = appends.map(({ id, entries }) => ({ id, indexes: indexes.slice(at, (at += entries.length)) }));
+  return { type: "appended", results };
+}

@@ -57,6 +57,29 @@ describe("access log writer thread", function () {
     }
   });
 
+  it("commits every batch that waited for it in one transaction, each batch's entries together and in order", async function () {
+    // Another connection holds the write lock, so the thread's first commit waits while the event loop
+    // hands over the other batches: they are all in the port when it next looks.
+    const other = new Database(store.path);
+    other.exec("BEGIN IMMEDIATE");
+    const batches = Array.from({ length: 20 }, (_, i) => writer.appendLogDurably([entry(`${i}-a`), entry(`${i}-b`)]));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    other.exec("COMMIT");
+    other.close();
+
+    expect(await Promise.all(batches)).to.deep.equal(Array.from({ length: 20 }, (_, i) => [2 * i, 2 * i + 1]));
+    expect(writer.commits).to.be.within(1, 2);
+    expect(store.readLog(0, 40).map((e) => e.requestId)).to.deep.equal(Array.from({ length: 20 }, (_, i) => [`${i}-a`, `${i}-b`]).flat());
+  });
+
+  it("refuses a batch its transaction could not commit, and commits the next one in its place", async function () {
+    // A value SQLite cannot bind: the insert throws inside the transaction, which rolls back.
+    const unbindable = { ...entry("bad"), actor: { not: "a string" } } as unknown as AccessLogEntry;
+    await expect(writer.appendLogDurably([entry("rolled-back"), unbindable])).to.be.rejectedWith("the access log could not be written");
+    expect(await writer.appendLogDurably([entry("next")])).to.deep.equal([0]);
+    expect(store.readLog(0, store.logSize()).map((e) => e.requestId)).to.deep.equal(["next"]);
+  });
+
   it("is why every write transaction takes the write lock when it begins: no commit can come between its read and its write", function () {
     const other = new Database(store.path);
     other.pragma("busy_timeout = 0");
