@@ -14,18 +14,21 @@ interface Pending {
  *
  * With `flushAt`, a batch is handed over as soon as it holds that many entries, without waiting for
  * the end of the turn: when a writer thread commits it, the first releases of a burst of requests
- * are on their way to the disk while the event loop still parses the rest.
+ * are on their way to the disk while the event loop still parses the rest. A writer that can hand
+ * back its answers on demand (`collectReplies`) is asked at every append, so those releases are
+ * answered within the same busy turn rather than after it.
  */
 export class AccessLog {
   private queue: Pending[] = [];
   private scheduled = false;
 
   constructor(
-    private readonly writer: Pick<AccessLogStore, "appendLogDurably">,
+    private readonly writer: Pick<AccessLogStore, "appendLogDurably"> & { collectReplies?: () => void },
     private readonly options: { flushAt?: number } = {},
   ) {}
 
   append(entry: AccessLogEntry): Promise<number> {
+    this.writer.collectReplies?.();
     return new Promise<number>((resolve, reject) => {
       this.queue.push({ entry, resolve, reject });
       if (this.queue.length >= (this.options.flushAt ?? Infinity)) this.flush();

@@ -1,4 +1,4 @@
-import { Worker } from "node:worker_threads";
+import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from "node:worker_threads";
 import { join } from "node:path";
 import type { AccessLogEntry, AccessLogStore } from "../store/types";
 
@@ -31,20 +31,16 @@ export class LogWriter implements Pick<AccessLogStore, "appendLogDurably"> {
   private readonly exited: Promise<void>;
   private committed = 0;
 
+  private readonly replies: MessagePort;
+
   constructor(databasePath: string) {
-    this.worker = startWorker(join(__dirname, `logWriterWorker${extension}`), { databasePath });
+    const { port1, port2 } = new MessageChannel();
+    this.replies = port1;
+    this.worker = startWorker(join(__dirname, `logWriterWorker${extension}`), { databasePath, replies: port2 }, [port2]);
     // The gateway closes it on shutdown; a gateway left open (a test's) must not keep the process alive.
     this.worker.unref();
-    this.worker.on("message", (reply: LogWriterReply) => {
-      if (reply.type === "closed") return this.stop(new LogWriterStoppedError("the access log's writer thread was closed"));
-      if (reply.type === "failed") {
-        const error = new Error(`the access log could not be written: ${reply.error}`);
-        for (const id of reply.ids) this.settle(id)?.reject(error);
-        return;
-      }
-      this.committed += 1;
-      for (const { id, indexes } of reply.results) this.settle(id)?.resolve(indexes);
-    });
+    this.replies.unref();
+    this.replies.on("message", (reply: LogWriterReply) => this.receive(reply));
     this.worker.on("error", (error: Error) => this.stop(new LogWriterStoppedError(`the access log's writer thread failed: ${error.message}`, { cause: error })));
     this.exited = new Promise((resolve) =>
       this.worker.once("exit", (code) => {
@@ -52,6 +48,15 @@ export class LogWriter implements Pick<AccessLogStore, "appendLogDurably"> {
         resolve();
       }),
     );
+  }
+
+  /**
+   * Takes the answers the thread has sent, now, without waiting for the event loop to come round to
+   * them: a busy loop reaches its message port only after every socket ready in the same turn, which
+   * kept each release waiting about 1.5 ms longer than its commit took (measured in the bench).
+   */
+  collectReplies(): void {
+    for (let next = receiveMessageOnPort(this.replies); next; next = receiveMessageOnPort(this.replies)) this.receive(next.message as LogWriterReply);
   }
 
   appendLogDurably(entries: AccessLogEntry[]): Promise<number[]> {
@@ -75,6 +80,17 @@ export class LogWriter implements Pick<AccessLogStore, "appendLogDurably"> {
     return this.exited;
   }
 
+  private receive(reply: LogWriterReply): void {
+    if (reply.type === "closed") return this.stop(new LogWriterStoppedError("the access log's writer thread was closed"));
+    if (reply.type === "failed") {
+      const error = new Error(`the access log could not be written: ${reply.error}`);
+      for (const id of reply.ids) this.settle(id)?.reject(error);
+      return;
+    }
+    this.committed += 1;
+    for (const { id, indexes } of reply.results) this.settle(id)?.resolve(indexes);
+  }
+
   private settle(id: number): { resolve: (indexes: number[]) => void; reject: (error: Error) => void } | undefined {
     const pending = this.pending.get(id);
     this.pending.delete(id);
@@ -92,8 +108,8 @@ export class LogWriter implements Pick<AccessLogStore, "appendLogDurably"> {
 const extension = __filename.endsWith(".ts") ? ".ts" : ".js";
 
 /** A worker thread on `file`; from TypeScript sources, with ts-node registered in it as in the parent. */
-function startWorker(file: string, workerData: unknown): Worker {
-  if (extension === ".js") return new Worker(file, { workerData });
+function startWorker(file: string, workerData: unknown, transferList: MessagePort[]): Worker {
+  if (extension === ".js") return new Worker(file, { workerData, transferList });
   const bootstrap = `require(${JSON.stringify(require.resolve("ts-node/register/transpile-only"))}); require(${JSON.stringify(file)});`;
-  return new Worker(bootstrap, { eval: true, workerData });
+  return new Worker(bootstrap, { eval: true, workerData, transferList });
 }

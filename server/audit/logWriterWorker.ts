@@ -1,4 +1,4 @@
-import { parentPort, receiveMessageOnPort, workerData } from "node:worker_threads";
+import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from "node:worker_threads";
 import { SqliteStore } from "../store/sqlite";
 import type { LogWriterReply, LogWriterRequest } from "./logWriter";
 
@@ -10,7 +10,8 @@ import type { LogWriterReply, LogWriterRequest } from "./logWriter";
  * much CPU whatever it carries, so under load the thread syncs once per round, not once per batch.
  */
 const port = parentPort!;
-const store = new SqliteStore((workerData as { databasePath: string }).databasePath);
+const { databasePath, replies } = workerData as { databasePath: string; replies: MessagePort };
+const store = new SqliteStore(databasePath);
 
 type Append = Extract<LogWriterRequest, { type: "append" }>;
 
@@ -24,11 +25,12 @@ port.on("message", (first: LogWriterRequest) => {
   const requests = [first];
   for (let next = receiveMessageOnPort(port); next; next = receiveMessageOnPort(port)) requests.push(next.message as LogWriterRequest);
   const appends = requests.filter((r): r is Append => r.type === "append");
-  if (appends.length > 0) port.postMessage(commit(appends));
+  if (appends.length > 0) replies.postMessage(commit(appends));
   // The port keeps the order: every batch handed over before "close" was committed and answered above.
   if (requests.some((r) => r.type === "close")) {
-    port.postMessage({ type: "closed" } satisfies LogWriterReply);
+    replies.postMessage({ type: "closed" } satisfies LogWriterReply);
     store.close();
+    replies.close();
     port.close();
   }
 });

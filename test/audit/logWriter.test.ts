@@ -11,6 +11,9 @@ import { LogWriter, LogWriterStoppedError } from "../../server/audit/logWriter";
 import type { AccessLogEntry } from "../../server/store/types";
 import { removeDir } from "../helpers/gateway";
 
+/** Blocks this thread: the event loop gets no turn meanwhile. */
+const sleepSync = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
 const entry = (requestId: string) => logEntry({ kind: "release", requestId, actor: "0x" + "cd".repeat(20), detail: { headBlock: 7 } });
 
 describe("access log writer thread", function () {
@@ -70,6 +73,18 @@ describe("access log writer thread", function () {
     expect(await Promise.all(batches)).to.deep.equal(Array.from({ length: 20 }, (_, i) => [2 * i, 2 * i + 1]));
     expect(writer.commits).to.be.within(1, 2);
     expect(store.readLog(0, 40).map((e) => e.requestId)).to.deep.equal(Array.from({ length: 20 }, (_, i) => [`${i}-a`, `${i}-b`]).flat());
+  });
+
+  it("takes the thread's answers when asked, while the event loop is still busy, and each append asks", function () {
+    const log = new AccessLog(writer, { flushAt: 1 });
+    void log.append(entry("first"));
+    // Without yielding to the event loop: the commit lands, and the answer waits in the port.
+    const deadline = Date.now() + 10_000;
+    while (store.logSize() < 1 && Date.now() < deadline) sleepSync(5);
+    sleepSync(50);
+    expect(writer.commits).to.equal(0);
+    void log.append(entry("second"));
+    expect(writer.commits).to.equal(1);
   });
 
   it("refuses a batch its transaction could not commit, and commits the next one in its place", async function () {
