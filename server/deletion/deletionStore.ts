@@ -122,6 +122,13 @@ export class DeletionStore {
          ORDER BY endedAt, g.subject, g.grant_id
          LIMIT @limit`,
       ),
+      // Whether settle has anything to look at: a read, which never waits on the log's writer.
+      pendingToSettle: db
+        .prepare<{ now: number }, number>(
+          `SELECT EXISTS (SELECT 1 FROM cutoffs INDEXED BY cutoffs_pending WHERE pending = 1)
+             OR EXISTS (SELECT 1 FROM data_expiries INDEXED BY data_expiries_pending WHERE pending = 1 AND expires_at <= @now)`,
+        )
+        .pluck(),
       // Once nothing they end is left: data expiries also wait for their own deletion, and stay
       // pending until they fall due.
       settleCutoffs: db.prepare(
@@ -176,8 +183,13 @@ export class DeletionStore {
     return this.s.endedGrants.all({ now, limit });
   }
 
-  /** Marks cutoffs and data expiries done once nothing due at `now` is left under them. */
+  /**
+   * Marks cutoffs and data expiries done once nothing due at `now` is left under them. Writes only
+   * when something is pending: every write waits for the write lock, which the access log's writer
+   * thread holds for most of each commit under load, and the scheduler runs on the event loop.
+   */
   settle(now: number): void {
+    if (!this.s.pendingToSettle.get({ now })) return;
     this.s.settleCutoffs.run();
     this.s.settleDataExpiries.run({ now });
   }

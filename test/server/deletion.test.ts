@@ -330,6 +330,27 @@ describe("expiry scheduler's reads", function () {
     expect(tick(1900).map((g) => [g.grantId, g.reason, g.endedAt])).to.deep.equal([[underExpiredData.grantId, "data-expired", 1600]]);
   });
 
+  it("settle with nothing pending only reads: it never waits for the write lock the log's writer holds", function () {
+    const [subject, grantee, category] = [address(), address(), word()];
+    mineEvents(1000, issued(subject, grantee, category, 10_000), { kind: "allRevoked", subject, grantee });
+    expect(tick(1100).map((g) => g.reason)).to.deep.equal(["revoked-all"]);
+
+    const writer = new Database(store.path);
+    store.db.pragma("busy_timeout = 0");
+    writer.exec("BEGIN IMMEDIATE");
+    try {
+      expect(() => tick(1200)).not.to.throw();
+      // A pending data expiry gives settle something to write: now it needs the lock.
+      writer.exec("COMMIT");
+      mineEvents(1300, { kind: "dataExpiry", subject, category, expiresAt: 1250, previousExpiresAt: 0 });
+      writer.exec("BEGIN IMMEDIATE");
+      expect(() => deletions.settle(1400)).to.throw(/database is locked/);
+    } finally {
+      writer.exec("ROLLBACK");
+      writer.close();
+    }
+  });
+
   it("end grants under a data expiry when it falls due, not before", function () {
     const [subject, grantee, category] = [address(), address(), word()];
     const grant = issued(subject, grantee, category, 10_000);
