@@ -30,7 +30,7 @@ export class LogWriter implements Pick<AccessLogStore, "appendLogDurably"> {
   private closeRequested = false;
   private readonly exited: Promise<void>;
   private committed = 0;
-
+  /** The thread's answers, on a port of their own so that they can be taken synchronously. */
   private readonly replies: MessagePort;
 
   constructor(databasePath: string) {
