@@ -44,9 +44,7 @@ export function createGateway(deps: GatewayDeps) {
   const keyring = new Keyring(deps.masterKey, store);
   // A database in memory has no second connection to write it; one on disk is written beside the event loop.
   const logWriter = store.path === ":memory:" ? null : new LogWriter(store.path);
-  // 12 entries, measured in the release bench (README): at 2 or 6 fewer releases were served, whole
-  // turns left the event loop waiting on the log, and 24 did no better; with the group-committing
-  // thread, 8 did worse and 16 and 32 no better.
+  // 12 entries: of the sizes tried in the release bench (2 to 32, or whole turns; README), none served more.
   const accessLog = logWriter ? new AccessLog(logWriter, { flushAt: 12 }) : new AccessLog(store);
   const registry = deployment.contracts.DataUseRegistry;
   const indexer = new Indexer(

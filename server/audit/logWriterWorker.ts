@@ -15,12 +15,6 @@ const store = new SqliteStore(databasePath);
 
 type Append = Extract<LogWriterRequest, { type: "append" }>;
 
-/**
- * The first I/O error, for good: Linux reports a lost write once, so a later sync of the same file
- * can succeed over pages that never reached the disk. Nothing is called durable after it.
- */
-let ioFailure: string | null = null;
-
 port.on("message", (first: LogWriterRequest) => {
   const requests = [first];
   for (let next = receiveMessageOnPort(port); next; next = receiveMessageOnPort(port)) requests.push(next.message as LogWriterRequest);
@@ -35,17 +29,16 @@ port.on("message", (first: LogWriterRequest) => {
   }
 });
 
-/** One transaction for every batch of the round; each batch's entries stay together, in the order given. */
+/**
+ * One transaction for every batch of the round; each batch's entries stay together, in the order
+ * given. After an I/O error the store refuses every later append, so every later round fails too.
+ */
 function commit(appends: Append[]): LogWriterReply {
-  const failed = (error: string): LogWriterReply => ({ type: "failed", ids: appends.map((a) => a.id), error });
-  if (ioFailure) return failed(ioFailure);
   let indexes: number[];
   try {
     indexes = store.appendLog(appends.flatMap((a) => a.entries));
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    if (/^SQLITE_IOERR/.test((error as { code?: string }).code ?? "")) ioFailure = `the access log could not be written to disk: ${message}`;
-    return failed(ioFailure ?? message);
+    return { type: "failed", ids: appends.map((a) => a.id), error: error instanceof Error ? error.message : String(error) };
   }
   let at = 0;
   const results = appends.map(({ id, entries }) => ({ id, indexes: indexes.slice(at, (at += entries.length)) }));

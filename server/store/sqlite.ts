@@ -224,6 +224,8 @@ export class SqliteStore implements Store {
   private readonly inTransaction: (fn: () => unknown) => unknown;
   /** Syncs what appendLogDurably commits; none for an in-memory database. */
   private readonly wal: WalSync | null;
+  /** The first I/O error of this connection's transactions: for good, as a failed sync is (WalSync.failed). */
+  private ioFailure: Error | null = null;
 
   constructor(readonly path: string) {
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
@@ -356,7 +358,19 @@ export class SqliteStore implements Store {
   }
 
   transaction<T>(fn: () => T): T {
-    return this.inTransaction(fn) as T;
+    try {
+      return this.inTransaction(fn) as T;
+    } catch (error) {
+      if (/^SQLITE_IOERR/.test((error as { code?: string }).code ?? "")) {
+        this.ioFailure ??= new Error(`the access log could not be written to disk: ${(error as Error).message}`, { cause: error });
+      }
+      throw error;
+    }
+  }
+
+  /** Why no append may be called durable any more: an I/O error or a failed sync, each for good (see WalSync). */
+  private get durabilityLost(): Error | null {
+    return this.ioFailure ?? this.wal?.failed ?? null;
   }
 
   close(): void {
@@ -593,6 +607,7 @@ export class SqliteStore implements Store {
   // ------------------------------------------------------------------ access log
 
   appendLog(entries: AccessLogEntry[]): number[] {
+    if (this.durabilityLost) throw this.durabilityLost;
     // Read inside the transaction, not cached: an enclosing transaction that rolls back leaves no gap.
     return this.transaction(() => {
       const tail = this.statements.logTail.get();
@@ -614,7 +629,7 @@ export class SqliteStore implements Store {
 
   appendLogDurably(entries: AccessLogEntry[]): Promise<number[]> {
     if (this.db.inTransaction) throw new Error("appendLogDurably commits on its own: call appendLog inside a transaction");
-    if (this.wal?.failed) return Promise.reject(this.wal.failed);
+    if (this.durabilityLost) return Promise.reject(this.durabilityLost);
     // Committed without the fsync that synchronous = FULL does on the event loop; syncLog then
     // writes it to disk from libuv's threads. Other writers keep FULL. (exec, not a prepared
     // statement: SQLite applies some pragmas when a statement is prepared, not each time it runs.)

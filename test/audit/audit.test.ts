@@ -445,6 +445,18 @@ describe("access log group commit", function () {
     expect(await later).to.deep.equal([1]);
   });
 
+  it("after an I/O error in any transaction, refuses every later append; other errors end nothing", function () {
+    const failing = (code: string) => () =>
+      store.transaction(() => {
+        throw Object.assign(new Error("simulated"), { code });
+      });
+    expect(failing("SQLITE_CONSTRAINT")).to.throw("simulated");
+    expect(store.appendLog([entry("a")])).to.deep.equal([0]);
+    expect(failing("SQLITE_IOERR_FSYNC")).to.throw("simulated");
+    expect(() => store.appendLog([entry("b")])).to.throw("could not be written to disk: simulated");
+    return expect(store.appendLogDurably([entry("c")])).to.be.rejectedWith("could not be written to disk: simulated");
+  });
+
   it("refuses to commit on its own inside another transaction", function () {
     expect(() => store.transaction(() => store.appendLogDurably([entry("a")]))).to.throw("inside a transaction");
   });
