@@ -7,7 +7,7 @@ import { databasePathOf, publicUrlOf, type Env } from "./config/env";
 import type { Deployment } from "../core/deployment";
 import { SqliteStore } from "./store/sqlite";
 import { Keyring } from "./crypto/keyring";
-import { AccessLog } from "./audit/accessLog";
+import { AccessLog, storeSink } from "./audit/accessLog";
 import { LogWriter } from "./audit/logWriter";
 import { Indexer } from "./chain/indexer";
 import type { RpcProvider } from "./chain/logs";
@@ -42,10 +42,11 @@ export function createGateway(deps: GatewayDeps) {
   const store = new SqliteStore(databasePathOf(env));
   const roles = new Roles(env.OPERATOR_ADDRESSES, env.AUDITOR_ADDRESSES);
   const keyring = new Keyring(deps.masterKey, store);
+  const payloadKey = Keyring.derive(deps.masterKey, "payload-hash");
   // A database in memory has no second connection to write it; one on disk is written beside the event loop.
-  const logWriter = store.path === ":memory:" ? null : new LogWriter(store.path);
+  const logWriter = store.path === ":memory:" ? null : new LogWriter(store.path, payloadKey);
   // 12 entries: of the sizes tried in the release bench (2 to 32, or whole turns; README), none served more.
-  const accessLog = logWriter ? new AccessLog(logWriter, { flushAt: 12 }) : new AccessLog(store);
+  const accessLog = logWriter ? new AccessLog(logWriter, { flushAt: 12 }) : new AccessLog(storeSink(store, payloadKey));
   const registry = deployment.contracts.DataUseRegistry;
   const indexer = new Indexer(
     deps.provider,
@@ -86,7 +87,7 @@ export function createGateway(deps: GatewayDeps) {
     logger.child({ component: "audit" }),
   );
   const grants = new GrantService({ store, indexer, roles });
-  const data = new DataService({ store, keyring, accessLog, grants, roles, eraser: deletion, payloadKey: Keyring.derive(deps.masterKey, "payload-hash") });
+  const data = new DataService({ store, keyring, accessLog, grants, roles, eraser: deletion, payloadKey });
   const relayer = new Relayer(registry.address, deps.signer);
   const app = createApp({
     auth,

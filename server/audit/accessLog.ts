@@ -1,9 +1,24 @@
 import type { AccessLogEntry, AccessLogStore } from "../store/types";
+import { openItems, type LogItem, type LogOutcome, type SealedValue } from "./logItems";
+
+/** Where the log's batches go: the writer thread, or the store from this thread. */
+export interface LogSink {
+  append(items: LogItem[]): Promise<LogOutcome[]>;
+  /** Takes the answers already given, if the sink can, without waiting for the event loop. */
+  collectReplies?(): void;
+}
+
+type Written = Extract<LogOutcome, { index: number }>;
 
 interface Pending {
-  entry: AccessLogEntry;
-  resolve: (index: number) => void;
+  item: LogItem;
+  resolve: (outcome: Written) => void;
   reject: (error: unknown) => void;
+}
+
+/** A release's value that did not open: nothing was released, nothing logged. */
+export class SealedValueError extends Error {
+  override readonly name = "SealedValueError";
 }
 
 /**
@@ -11,6 +26,7 @@ interface Pending {
  * together in one SQLite transaction (group commit), and batches committed while the disk is busy
  * share the next sync: each caller's promise resolves only after its entry is on disk, so a release
  * is logged before its response is sent, without one fsync per release or any on the event loop.
+ * A release hands over its value still sealed; whoever writes the entry opens it (see openItems).
  *
  * With `flushAt`, a batch is handed over as soon as it holds that many entries, without waiting for
  * the end of the turn: when a writer thread commits it, the first releases of a burst of requests
@@ -23,40 +39,68 @@ export class AccessLog {
   private scheduled = false;
 
   constructor(
-    private readonly writer: Pick<AccessLogStore, "appendLogDurably"> & { collectReplies?: () => void },
+    private readonly sink: LogSink,
     private readonly options: { flushAt?: number } = {},
   ) {}
 
+  /** Logs an entry; resolves with its index once it is on disk. */
   append(entry: AccessLogEntry): Promise<number> {
-    this.writer.collectReplies?.();
-    return new Promise<number>((resolve, reject) => {
-      this.queue.push({ entry, resolve, reject });
-      if (this.queue.length >= (this.options.flushAt ?? Infinity)) this.flush();
-      else if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => {
-          this.scheduled = false;
-          this.flush();
-        });
-      }
-    });
+    return new Promise((resolve, reject) => this.enqueue({ item: { entry }, resolve: (written) => resolve(written.index), reject }));
+  }
+
+  /**
+   * Logs a release of `value`, opened by the writer, which stamps the entry with the value's keyed
+   * hash; resolves with the entry's index and the value (UTF-8 JSON text) once the entry is on disk.
+   */
+  appendRelease(entry: AccessLogEntry, value: SealedValue): Promise<{ index: number; value: string }> {
+    return new Promise((resolve, reject) =>
+      this.enqueue({ item: { entry, release: value }, resolve: (written) => resolve({ index: written.index, value: written.value! }), reject }),
+    );
+  }
+
+  private enqueue(pending: Pending): void {
+    this.sink.collectReplies?.();
+    this.queue.push(pending);
+    if (this.queue.length >= (this.options.flushAt ?? Infinity)) this.flush();
+    else if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => {
+        this.scheduled = false;
+        this.flush();
+      });
+    }
   }
 
   private flush(): void {
     const batch = this.queue;
     if (batch.length === 0) return;
     this.queue = [];
-    let committed: Promise<number[]>;
+    let written: Promise<LogOutcome[]>;
     try {
-      committed = this.writer.appendLogDurably(batch.map((p) => p.entry));
+      written = this.sink.append(batch.map((p) => p.item));
     } catch (error) {
-      committed = Promise.reject(error);
+      written = Promise.reject(error);
     }
-    committed.then(
-      (indexes) => batch.forEach((pending, i) => pending.resolve(indexes[i])),
+    written.then(
+      (outcomes) =>
+        batch.forEach((pending, i) => {
+          const outcome = outcomes[i];
+          if ("refused" in outcome) pending.reject(new SealedValueError(outcome.refused));
+          else pending.resolve(outcome);
+        }),
       (error: unknown) => batch.forEach((pending) => pending.reject(error)),
     );
   }
+}
+
+/** The store, written from this thread: each release's value is opened here, then the batch is appended. */
+export function storeSink(store: Pick<AccessLogStore, "appendLogDurably">, payloadKey: Uint8Array): LogSink {
+  return {
+    async append(items) {
+      const { entries, outcomes } = openItems(payloadKey, items);
+      return outcomes(entries.length > 0 ? await store.appendLogDurably(entries) : []);
+    },
+  };
 }
 
 /** A log entry with every field not given set to null, stamped now. */

@@ -1,5 +1,6 @@
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from "node:worker_threads";
 import { SqliteStore } from "../store/sqlite";
+import { openItems } from "./logItems";
 import type { LogWriterReply, LogWriterRequest } from "./logWriter";
 
 /**
@@ -8,9 +9,10 @@ import type { LogWriterReply, LogWriterRequest } from "./logWriter";
  * blocks in that sync; the batches handed over meanwhile wait in the port, and the next round takes
  * all of them into one transaction and one sync (group commit). A sync costs the machine about as
  * much CPU whatever it carries, so under load the thread syncs once per round, not once per batch.
+ * The values of the releases are opened here, just before their entries are written (openItems).
  */
 const port = parentPort!;
-const { databasePath, replies } = workerData as { databasePath: string; replies: MessagePort };
+const { databasePath, payloadKey, replies } = workerData as { databasePath: string; payloadKey: Uint8Array; replies: MessagePort };
 const store = new SqliteStore(databasePath);
 
 type Append = Extract<LogWriterRequest, { type: "append" }>;
@@ -34,13 +36,15 @@ port.on("message", (first: LogWriterRequest) => {
  * given. After an I/O error the store refuses every later append, so every later round fails too.
  */
 function commit(appends: Append[]): LogWriterReply {
+  const opened = appends.map((a) => openItems(payloadKey, a.items));
+  const entries = opened.flatMap((o) => o.entries);
   let indexes: number[];
   try {
-    indexes = store.appendLog(appends.flatMap((a) => a.entries));
+    indexes = entries.length > 0 ? store.appendLog(entries) : [];
   } catch (error) {
     return { type: "failed", ids: appends.map((a) => a.id), error: error instanceof Error ? error.message : String(error) };
   }
   let at = 0;
-  const results = appends.map(({ id, entries }) => ({ id, indexes: indexes.slice(at, (at += entries.length)) }));
+  const results = appends.map(({ id }, i) => ({ id, outcomes: opened[i].outcomes(indexes.slice(at, (at += opened[i].entries.length))) }));
   return { type: "appended", results };
 }

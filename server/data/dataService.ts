@@ -1,10 +1,10 @@
-import { createHmac } from "node:crypto";
 import { labelToId } from "../../core/ids";
 import { GatewayError, forbidden } from "../errors";
-import { open, pack, seal, unpack } from "../crypto/envelope";
+import { pack, seal } from "../crypto/envelope";
 import type { Keyring } from "../crypto/keyring";
 import { logEntry, type AccessLog } from "../audit/accessLog";
-import type { DataStore, IndexStore, IndexedGrant, StoredRecord } from "../store/types";
+import type { DataStore, IndexStore, IndexedGrant } from "../store/types";
+import { payloadHash } from "./payloadHash";
 import type { Roles } from "../auth/roles";
 import type { DeletionService } from "../deletion/deletionService";
 import type { GrantService } from "../grants/grantService";
@@ -41,7 +41,7 @@ export class DataService {
       grants: Pick<GrantService, "decide">;
       roles: Roles;
       eraser: Pick<DeletionService, "eraseOnDemand" | "now">;
-      /** Keys the payload hashes in the log, so a guessable value (an email) cannot be confirmed from its hash. */
+      /** Keys the hashes of written values in the log (the log's writer keys those of released ones). */
       payloadKey: Buffer;
     },
   ) {}
@@ -56,7 +56,7 @@ export class DataService {
     const now = Date.now();
     const created = this.deps.store.putRecord({ subject, category, categoryId, sealed, createdAt: now, updatedAt: now });
     const auditIndex = await this.deps.accessLog.append(
-      logEntry({ kind: "write", requestId, actor: caller, subject, category, payloadHash: this.payloadHash(subject, category, plaintext), detail: { created } }),
+      logEntry({ kind: "write", requestId, actor: caller, subject, category, payloadHash: payloadHash(this.deps.payloadKey, subject, category, plaintext), detail: { created } }),
     );
     return { created, auditIndex };
   }
@@ -74,10 +74,9 @@ export class DataService {
     const record = this.deps.store.getRecord(subject, category);
     const key = record ? this.deps.keyring.existingKey(subject) : null;
     if (!record || !key) throw new GatewayError("NO_DATA", `no ${category} data is held for this subject`);
-    const plaintext = open(key, unpack(record.sealed), recordAad(subject, category));
-    const value: unknown = JSON.parse(plaintext.toString("utf8"));
 
-    const auditIndex = await this.deps.accessLog.append(
+    // The log's writer opens the value and logs its keyed hash: the value is in the clear only once its release is logged.
+    const { index: auditIndex, value: json } = await this.deps.accessLog.appendRelease(
       logEntry({
         kind: "release",
         requestId,
@@ -88,10 +87,11 @@ export class DataService {
         purpose,
         grantBlock: grant.blockNumber,
         grantTx: grant.txHash,
-        payloadHash: this.releasedHash(record, subject, category, plaintext),
         detail: { grantId: grant.grantId, grantedAt: grant.grantedAt, validUntil: decision.expiresAt, decidedAt: decision.decidedAt, headBlock: decision.headBlock },
       }),
+      { sealed: record.sealed, key, aad: recordAad(subject, category) },
     );
+    const value: unknown = JSON.parse(json);
     return {
       subject,
       category,
@@ -115,23 +115,6 @@ export class DataService {
       throw forbidden("only the subject, operators and auditors may list a subject's data");
     }
     return this.deps.store.listRecords(subject).map((r) => ({ category: r.category, categoryId: r.categoryId, createdAt: r.createdAt, updatedAt: r.updatedAt }));
-  }
-
-  /** Payload hashes of sealed records still in the store's cache, which hands out the same object until the record changes. */
-  private readonly hashesOfRecords = new WeakMap<StoredRecord, string>();
-
-  private releasedHash(record: StoredRecord, subject: string, category: string, plaintext: Buffer): string {
-    let hash = this.hashesOfRecords.get(record);
-    if (hash === undefined) {
-      hash = this.payloadHash(subject, category, plaintext);
-      this.hashesOfRecords.set(record, hash);
-    }
-    return hash;
-  }
-
-  /** HMAC-SHA256 under the gateway's payload key: the operator can show which value was released; nobody else can test guesses. */
-  private payloadHash(subject: string, category: string, plaintext: Buffer): string {
-    return "0x" + createHmac("sha256", this.deps.payloadKey).update(`${subject}\n${category}\n`).update(plaintext).digest("hex");
   }
 
   private requireSubjectOrOperator(caller: string, subject: string, verb: string): void {

@@ -6,8 +6,11 @@ import Database from "better-sqlite3";
 import { entryLeafHash, ZERO_HASH } from "../../core/auditEntry";
 import { nodeHasher } from "../../core/merkleTree";
 import { SqliteStore } from "../../server/store/sqlite";
-import { AccessLog, logEntry } from "../../server/audit/accessLog";
+import { AccessLog, SealedValueError, logEntry, storeSink, type LogSink } from "../../server/audit/accessLog";
+import type { LogItem, LogOutcome } from "../../server/audit/logItems";
 import { LogWriter, LogWriterStoppedError } from "../../server/audit/logWriter";
+import { newDataKey, pack, seal } from "../../server/crypto/envelope";
+import { payloadHash } from "../../server/data/payloadHash";
 import type { AccessLogEntry } from "../../server/store/types";
 import { removeDir } from "../helpers/gateway";
 
@@ -15,6 +18,10 @@ import { removeDir } from "../helpers/gateway";
 const sleepSync = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
 const entry = (requestId: string) => logEntry({ kind: "release", requestId, actor: "0x" + "cd".repeat(20), detail: { headBlock: 7 } });
+const items = (...entries: AccessLogEntry[]): LogItem[] => entries.map((e) => ({ entry: e }));
+/** The indexes the items were given, or why one was refused. */
+const indexesOf = (outcomes: LogOutcome[]) => outcomes.map((o) => ("index" in o ? o.index : o.refused));
+const payloadKey = Buffer.alloc(32, 9);
 
 describe("access log writer thread", function () {
   let dir: string;
@@ -24,7 +31,7 @@ describe("access log writer thread", function () {
   beforeEach(function () {
     dir = mkdtempSync(join(tmpdir(), "dul-writer-"));
     store = new SqliteStore(join(dir, "log.sqlite"));
-    writer = new LogWriter(store.path);
+    writer = new LogWriter(store.path, payloadKey);
   });
   afterEach(async function () {
     await writer.close();
@@ -36,7 +43,7 @@ describe("access log writer thread", function () {
     const fromThread: Promise<number[]>[] = [];
     const fromLoop: number[] = [];
     for (let i = 0; i < 40; i++) {
-      fromThread.push(writer.appendLogDurably([entry(`thread-${i}-a`), entry(`thread-${i}-b`)]));
+      fromThread.push(writer.append(items(entry(`thread-${i}-a`), entry(`thread-${i}-b`))).then(indexesOf) as Promise<number[]>);
       // The event loop's own writes (a deletion and its entry, in one transaction) while the thread commits.
       fromLoop.push(...store.transaction(() => store.appendLog([entry(`loop-${i}`)])));
       if (i % 8 === 0) await new Promise((resolve) => setTimeout(resolve, 1));
@@ -65,7 +72,7 @@ describe("access log writer thread", function () {
     // hands over the other batches: they are all in the port when it next looks.
     const other = new Database(store.path);
     other.exec("BEGIN IMMEDIATE");
-    const batches = Array.from({ length: 20 }, (_, i) => writer.appendLogDurably([entry(`${i}-a`), entry(`${i}-b`)]));
+    const batches = Array.from({ length: 20 }, (_, i) => writer.append(items(entry(`${i}-a`), entry(`${i}-b`))).then(indexesOf));
     await new Promise((resolve) => setTimeout(resolve, 100));
     other.exec("COMMIT");
     other.close();
@@ -90,8 +97,8 @@ describe("access log writer thread", function () {
   it("refuses a batch its transaction could not commit, and commits the next one in its place", async function () {
     // A value SQLite cannot bind: the insert throws inside the transaction, which rolls back.
     const unbindable = { ...entry("bad"), actor: { not: "a string" } } as unknown as AccessLogEntry;
-    await expect(writer.appendLogDurably([entry("rolled-back"), unbindable])).to.be.rejectedWith("the access log could not be written");
-    expect(await writer.appendLogDurably([entry("next")])).to.deep.equal([0]);
+    await expect(writer.append(items(entry("rolled-back"), unbindable))).to.be.rejectedWith("the access log could not be written");
+    expect(indexesOf(await writer.append(items(entry("next"))))).to.deep.equal([0]);
     expect(store.readLog(0, store.logSize()).map((e) => e.requestId)).to.deep.equal(["next"]);
   });
 
@@ -113,26 +120,26 @@ describe("access log writer thread", function () {
   });
 
   it("lets every batch handed over reach the disk on close, and refuses appends after it", async function () {
-    const batches = [writer.appendLogDurably([entry("a")]), writer.appendLogDurably([entry("b"), entry("c")])];
+    const batches = [writer.append(items(entry("a"))), writer.append(items(entry("b"), entry("c")))];
     await writer.close();
-    expect(await Promise.all(batches)).to.deep.equal([[0], [1, 2]]);
+    expect((await Promise.all(batches)).map(indexesOf)).to.deep.equal([[0], [1, 2]]);
     const reopened = new SqliteStore(store.path);
     try {
       expect(reopened.logSize()).to.equal(3);
     } finally {
       reopened.close();
     }
-    await expect(writer.appendLogDurably([entry("late")])).to.be.rejectedWith(LogWriterStoppedError);
+    await expect(writer.append(items(entry("late")))).to.be.rejectedWith(LogWriterStoppedError);
   });
 
   it("fails closed when its thread fails: the appends in flight and every later one are refused", async function () {
     // A database path under a plain file: the thread cannot open it and dies.
     const file = join(dir, "not-a-directory");
     writeFileSync(file, "");
-    const broken = new LogWriter(join(file, "log.sqlite"));
-    const inFlight = broken.appendLogDurably([entry("a")]);
+    const broken = new LogWriter(join(file, "log.sqlite"), payloadKey);
+    const inFlight = broken.append(items(entry("a")));
     await expect(inFlight).to.be.rejectedWith(LogWriterStoppedError, "writer thread");
-    await expect(broken.appendLogDurably([entry("b")])).to.be.rejectedWith(LogWriterStoppedError);
+    await expect(broken.append(items(entry("b")))).to.be.rejectedWith(LogWriterStoppedError);
     await broken.close();
   });
 });
@@ -140,10 +147,10 @@ describe("access log writer thread", function () {
 describe("access log batches", function () {
   it("hands a batch over as soon as it holds flushAt entries, and the rest at the end of the turn", async function () {
     const handed: string[][] = [];
-    const writer = {
-      appendLogDurably: (entries: AccessLogEntry[]) => {
-        handed.push(entries.map((e) => e.requestId));
-        return Promise.resolve(entries.map((_, i) => handed.length * 100 + i));
+    const writer: LogSink = {
+      append: (batch) => {
+        handed.push(batch.map((item) => item.entry.requestId));
+        return Promise.resolve(batch.map((_, i) => ({ index: handed.length * 100 + i })));
       },
     };
     const log = new AccessLog(writer, { flushAt: 2 });
@@ -153,3 +160,65 @@ describe("access log batches", function () {
     expect(handed).to.deep.equal([["a", "b"], ["c", "d"], ["e"]]);
   });
 });
+
+/** The writer thread and the store written from this thread open releases alike. */
+for (const [name, sinkOn] of [
+  ["the writer thread", (store: SqliteStore) => new LogWriter(store.path, payloadKey)],
+  ["the store from this thread", (store: SqliteStore) => storeSink(store, payloadKey)],
+] as const) {
+  describe(`releases logged by ${name}`, function () {
+    const subject = "0x" + "ab".repeat(20);
+    const category = "contact.email";
+    const aad = `record:${subject}:${category}`;
+    const key = newDataKey();
+    const plaintext = Buffer.from(JSON.stringify({ email: "alice@example.org" }), "utf8");
+    // A view at an offset into Node's shared pool, as small Buffers from the store and keyring are.
+    const sealed = Buffer.from(pack(seal(key, plaintext, aad)));
+    const release = (requestId: string) => logEntry({ kind: "release", requestId, actor: "0x" + "cd".repeat(20), subject, grantee: "0x" + "cd".repeat(20), category });
+    let dir: string;
+    let store: SqliteStore;
+    let sink: LogSink & { close?: () => Promise<void> };
+
+    beforeEach(function () {
+      dir = mkdtempSync(join(tmpdir(), "dul-open-"));
+      store = new SqliteStore(join(dir, "log.sqlite"));
+      sink = sinkOn(store);
+    });
+    afterEach(async function () {
+      await sink.close?.();
+      store.close();
+      removeDir(dir);
+    });
+
+    it("opens the value, logs its keyed hash in the release's entry, and answers it once the entry is written", async function () {
+      const outcomes = await sink.append([{ entry: entry("write") }, { entry: release("r1"), release: { sealed, key, aad } }]);
+      expect(outcomes).to.deep.equal([{ index: 0 }, { index: 1, value: plaintext.toString("utf8") }]);
+      const [written, released] = store.readLog(0, 2);
+      expect(written.payloadHash).to.equal(null);
+      expect(released.payloadHash).to.equal(payloadHash(payloadKey, subject, category, plaintext));
+      expect(JSON.stringify(released)).not.to.contain("alice@example.org");
+    });
+
+    it("refuses a release whose value does not open, alone: its entry is not written, the rest of the batch is", async function () {
+      const altered = Buffer.from(sealed);
+      altered[altered.length - 1] ^= 1;
+      const outcomes = await sink.append([
+        { entry: release("altered"), release: { sealed: altered, key, aad } },
+        { entry: release("moved"), release: { sealed, key, aad: `record:${subject}:contact.phone` } },
+        { entry: entry("write") },
+        { entry: release("good"), release: { sealed, key, aad } },
+      ]);
+      expect(outcomes.map((o) => ("refused" in o ? "refused" : o.index))).to.deep.equal(["refused", "refused", 0, 1]);
+      expect(store.readLog(0, store.logSize()).map((e) => e.requestId)).to.deep.equal(["write", "good"]);
+    });
+
+    it("through the access log: the release resolves with its index and value, a value that does not open rejects", async function () {
+      const log = new AccessLog(sink);
+      const good = log.appendRelease(release("good"), { sealed, key, aad });
+      const bad = log.appendRelease(release("bad"), { sealed, key: newDataKey(), aad });
+      expect(await good).to.deep.equal({ index: 0, value: plaintext.toString("utf8") });
+      await expect(bad).to.be.rejectedWith(SealedValueError, "did not open");
+      expect(store.logSize()).to.equal(1);
+    });
+  });
+}

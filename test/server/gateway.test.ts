@@ -510,6 +510,41 @@ describe("security headers", function () {
   });
 });
 
+describe("gateway holding a damaged record", function () {
+  it("releases nothing of it: 500 INTERNAL, no entry logged; the subject's other data is still released", async function () {
+    const [, subject, service, operator] = await hre.ethers.getSigners();
+    const gw = await startTestGateway({ operators: [operator.address] });
+    try {
+      const registry = DataUseRegistry__factory.connect(gw.deployment.contracts.DataUseRegistry.address, subject);
+      const [serviceToken, operatorToken] = [await login(gw.url, service, gw.gateway.domain), await login(gw.url, operator, gw.gateway.domain)];
+      const s = subject.address.toLowerCase();
+      const pathOf = (category: string) => `/v1/subjects/${s}/data/${category}`;
+      for (const category of ["contact.damaged", "contact.intact"]) {
+        expect((await call(gw.url, pathOf(category), operatorToken, { method: "PUT", body: { value: { email: `${category}@example.org` } } })).status).to.equal(201);
+        await (await registry.grant(service.address, labelToId(category), labelToId("dpv:ServiceProvision"), (await time.latest()) + 3600)).wait();
+      }
+      await synced(gw.gateway);
+      const record = gw.gateway.store.getRecord(s, "contact.damaged")!;
+      const damaged = Buffer.from(record.sealed);
+      damaged[damaged.length - 1] ^= 1;
+      gw.gateway.store.putRecord({ ...record, sealed: damaged });
+
+      const size = gw.gateway.store.logSize();
+      const refused = await call(gw.url, `${pathOf("contact.damaged")}?purpose=dpv:ServiceProvision`, serviceToken);
+      expect(refused.status).to.equal(500);
+      expect(refused.body.error.code).to.equal("INTERNAL");
+      expect(gw.gateway.store.logSize()).to.equal(size);
+      const intact = await call(gw.url, `${pathOf("contact.intact")}?purpose=dpv:ServiceProvision`, serviceToken);
+      expect(intact.status).to.equal(200);
+      expect(intact.body.value).to.deep.equal({ email: "contact.intact@example.org" });
+      expect(gw.gateway.store.logSize()).to.equal(size + 1);
+    } finally {
+      await gw.close();
+      removeDir(gw.dataDir);
+    }
+  });
+});
+
 describe("gateway whose access log cannot be written", function () {
   it("releases nothing: 500 INTERNAL without the value, and no entry is logged", async function () {
     const [, subject, service, operator] = await hre.ethers.getSigners();
