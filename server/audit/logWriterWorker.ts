@@ -1,7 +1,7 @@
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from "node:worker_threads";
 import { SqliteStore } from "../store/sqlite";
 import { openItems } from "./logItems";
-import type { LogWriterReply, LogWriterRequest } from "./logWriter";
+import { fromWire, type LogWriterReply, type LogWriterRequest } from "./logWriter";
 
 /**
  * The access log's writer thread: its own connection to the gateway's database, committing with
@@ -36,7 +36,7 @@ port.on("message", (first: LogWriterRequest) => {
  * given. After an I/O error the store refuses every later append, so every later round fails too.
  */
 function commit(appends: Append[]): LogWriterReply {
-  const opened = appends.map((a) => openItems(payloadKey, a.items));
+  const opened = appends.map((a) => openItems(payloadKey, a.items.map(fromWire)));
   const entries = opened.flatMap((o) => o.entries);
   let indexes: number[];
   try {
