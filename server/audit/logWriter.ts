@@ -122,7 +122,7 @@ export class LogWriter implements LogSink {
 const toWire = ({ entry, release }: LogItem): WireItem =>
   release ? { entry, release: { sealed: latin1(release.sealed), key: latin1(release.key), aad: release.aad } } : { entry };
 
-const latin1 = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1");
+const latin1 = (bytes: Uint8Array): string => (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)).toString("latin1");
 
 /** The thread's side of toWire. */
 export const fromWire = ({ entry, release }: WireItem): LogItem =>
