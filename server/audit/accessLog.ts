@@ -81,15 +81,21 @@ export class AccessLog {
     } catch (error) {
       written = Promise.reject(error);
     }
-    written.then(
-      (outcomes) =>
-        batch.forEach((pending, i) => {
-          const outcome = outcomes[i];
-          if ("refused" in outcome) pending.reject(new SealedValueError(outcome.refused));
-          else pending.resolve(outcome);
-        }),
-      (error: unknown) => batch.forEach((pending) => pending.reject(error)),
-    );
+    written
+      .then((outcomes) => {
+        // A sink that answers for other items than it was given has lost track: nothing is vouched for.
+        if (outcomes.length !== batch.length) throw new Error(`the log's writer answered ${outcomes.length} outcomes for ${batch.length} items`);
+        return outcomes;
+      })
+      .then(
+        (outcomes) =>
+          batch.forEach((pending, i) => {
+            const outcome = outcomes[i];
+            if ("refused" in outcome) pending.reject(new SealedValueError(outcome.refused));
+            else pending.resolve(outcome);
+          }),
+        (error: unknown) => batch.forEach((pending) => pending.reject(error)),
+      );
   }
 }
 

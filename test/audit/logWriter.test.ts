@@ -145,6 +145,12 @@ describe("access log writer thread", function () {
 });
 
 describe("access log batches", function () {
+  it("refuses every item of a batch its sink answers for with another count of outcomes", async function () {
+    const log = new AccessLog({ append: () => Promise.resolve([{ index: 0 }]) });
+    const appended = [log.append(entry("a")), log.append(entry("b"))];
+    for (const one of appended) await expect(one).to.be.rejectedWith("answered 1 outcomes for 2 items");
+  });
+
   it("hands a batch over as soon as it holds flushAt entries, and the rest at the end of the turn", async function () {
     const handed: string[][] = [];
     const writer: LogSink = {
