@@ -54,7 +54,7 @@ export class AccessLog {
    */
   appendRelease(entry: AccessLogEntry, value: SealedValue): Promise<{ index: number; value: string }> {
     return new Promise((resolve, reject) =>
-      this.enqueue({ item: { entry, release: value }, resolve: (written) => resolve({ index: written.index, value: written.value! }), reject }),
+      this.enqueue({ item: { entry, release: value }, resolve: (written) => resolve({ index: written.index, value: written.value as string }), reject }),
     );
   }
 
@@ -92,6 +92,8 @@ export class AccessLog {
           batch.forEach((pending, i) => {
             const outcome = outcomes[i];
             if ("refused" in outcome) pending.reject(new SealedValueError(outcome.refused));
+            // Logged, but without the value it released: the caller has nothing to answer with.
+            else if (pending.item.release && typeof outcome.value !== "string") pending.reject(new Error("the log's writer answered a release without its value"));
             else pending.resolve(outcome);
           }),
         (error: unknown) => batch.forEach((pending) => pending.reject(error)),

@@ -21,14 +21,17 @@ export interface LogItem {
 /** An item's place in the log, and a release's value as it was stored (UTF-8 JSON); or why it was refused and left out. */
 export type LogOutcome = { index: number; value?: string } | { refused: string };
 
-const asBuffer = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+/** A Buffer over the same bytes, without copying them. */
+export const asBuffer = (bytes: Uint8Array): Buffer => (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /**
  * Opens the values of a batch's releases, and stamps each release's entry with the keyed hash of the
  * value it releases: whoever writes the entries opens the values, so a value is in the clear only
  * once the entry that records its release is about to be written. A value that does not open (a
- * damaged or altered record) refuses its item alone, and its entry is left out: nothing was
- * released. `entries` are those to write, in order; `outcomes` takes the indexes they were given.
+ * damaged or altered record), or opens to anything but UTF-8 JSON, refuses its item alone, and
+ * its entry is left out: nothing was released. `entries` are those to write, in order; `outcomes` takes the indexes they were given.
  */
 export function openItems(payloadKey: Uint8Array, items: LogItem[]): { entries: AccessLogEntry[]; outcomes: (indexes: number[]) => LogOutcome[] } {
   const entries: AccessLogEntry[] = [];
@@ -38,15 +41,19 @@ export function openItems(payloadKey: Uint8Array, items: LogItem[]): { entries: 
       return {};
     }
     const { subject, category } = entry;
-    if (subject === null || category === null) return { refused: "a release's entry names its subject and category" };
+    // A caller's mistake, not a damaged value: the whole batch fails.
+    if (subject === null || category === null) throw new TypeError("a release's log entry names its subject and category");
     let plaintext: Buffer;
+    let value: string;
     try {
       plaintext = open(asBuffer(release.key), unpack(asBuffer(release.sealed)), release.aad);
+      value = utf8.decode(plaintext);
+      JSON.parse(value);
     } catch (error) {
       return { refused: `the stored value did not open: ${error instanceof Error ? error.message : String(error)}` };
     }
     entries.push({ ...entry, payloadHash: payloadHash(payloadKey, subject, category, plaintext) });
-    return { value: plaintext.toString("utf8") };
+    return { value };
   });
   return {
     entries,

@@ -36,15 +36,16 @@ port.on("message", (first: LogWriterRequest) => {
  * given. After an I/O error the store refuses every later append, so every later round fails too.
  */
 function commit(appends: Append[]): LogWriterReply {
-  const opened = appends.map((a) => openItems(payloadKey, a.items.map(fromWire)));
-  const entries = opened.flatMap((o) => o.entries);
+  let opened: ReturnType<typeof openItems>[];
   let indexes: number[];
   try {
+    opened = appends.map((a) => openItems(payloadKey, a.items.map(fromWire)));
+    const entries = opened.flatMap((o) => o.entries);
     indexes = entries.length > 0 ? store.appendLog(entries) : [];
   } catch (error) {
     return { type: "failed", ids: appends.map((a) => a.id), error: error instanceof Error ? error.message : String(error) };
   }
   let at = 0;
   const results = appends.map(({ id }, i) => ({ id, outcomes: opened[i].outcomes(indexes.slice(at, (at += opened[i].entries.length))) }));
-  return { type: "appended", results };
+  return { type: "appended", committed: indexes.length > 0, results };
 }

@@ -21,6 +21,12 @@ const entry = (requestId: string) => logEntry({ kind: "release", requestId, acto
 const items = (...entries: AccessLogEntry[]): LogItem[] => entries.map((e) => ({ entry: e }));
 /** The indexes the items were given, or why one was refused. */
 const indexesOf = (outcomes: LogOutcome[]) => outcomes.map((o) => ("index" in o ? o.index : o.refused));
+/** The indexes the items were given; throws if one was refused. */
+const writtenIndexes = (outcomes: LogOutcome[]) =>
+  outcomes.map((o) => {
+    if ("refused" in o) throw new Error(`refused: ${o.refused}`);
+    return o.index;
+  });
 const payloadKey = Buffer.alloc(32, 9);
 
 describe("access log writer thread", function () {
@@ -43,7 +49,7 @@ describe("access log writer thread", function () {
     const fromThread: Promise<number[]>[] = [];
     const fromLoop: number[] = [];
     for (let i = 0; i < 40; i++) {
-      fromThread.push(writer.append(items(entry(`thread-${i}-a`), entry(`thread-${i}-b`))).then(indexesOf) as Promise<number[]>);
+      fromThread.push(writer.append(items(entry(`thread-${i}-a`), entry(`thread-${i}-b`))).then(writtenIndexes));
       // The event loop's own writes (a deletion and its entry, in one transaction) while the thread commits.
       fromLoop.push(...store.transaction(() => store.appendLog([entry(`loop-${i}`)])));
       if (i % 8 === 0) await new Promise((resolve) => setTimeout(resolve, 1));
@@ -80,6 +86,30 @@ describe("access log writer thread", function () {
     expect(await Promise.all(batches)).to.deep.equal(Array.from({ length: 20 }, (_, i) => [2 * i, 2 * i + 1]));
     expect(writer.commits).to.be.within(1, 2);
     expect(store.readLog(0, 40).map((e) => e.requestId)).to.deep.equal(Array.from({ length: 20 }, (_, i) => [`${i}-a`, `${i}-b`]).flat());
+  });
+
+  it("answers each batch of one round for its own items, when some releases are refused and a whole batch is", async function () {
+    const subject = "0x" + "ab".repeat(20);
+    const aad = `record:${subject}:contact.email`;
+    const key = newDataKey();
+    const good = { sealed: pack(seal(key, Buffer.from('"ok"'), aad)), key, aad };
+    const bad = { ...good, aad: `record:${subject}:contact.phone` };
+    const release = (requestId: string) => logEntry({ kind: "release", requestId, subject, category: "contact.email" });
+    const other = new Database(store.path);
+    other.exec("BEGIN IMMEDIATE");
+    const rounds = [
+      writer.append([{ entry: release("1-bad"), release: bad }, { entry: entry("1-write") }]),
+      writer.append([{ entry: release("2-bad"), release: bad }]),
+      writer.append([{ entry: release("3-good"), release: good }, { entry: release("3-bad"), release: bad }, { entry: release("3-good2"), release: good }]),
+    ];
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    other.exec("COMMIT");
+    other.close();
+
+    const shapes = (await Promise.all(rounds)).map((outcomes) => outcomes.map((o) => ("refused" in o ? "refused" : [o.index, o.value ?? null])));
+    expect(shapes).to.deep.equal([["refused", [0, null]], ["refused"], [[1, '"ok"'], "refused", [2, '"ok"']]]);
+    expect(writer.commits).to.equal(1);
+    expect(store.readLog(0, store.logSize()).map((e) => e.requestId)).to.deep.equal(["1-write", "3-good", "3-good2"]);
   });
 
   it("takes the thread's answers when asked, while the event loop is still busy, and each append asks", function () {
@@ -211,10 +241,12 @@ for (const [name, sinkOn] of [
       const outcomes = await sink.append([
         { entry: release("altered"), release: { sealed: altered, key, aad } },
         { entry: release("moved"), release: { sealed, key, aad: `record:${subject}:contact.phone` } },
+        { entry: release("not-json"), release: { sealed: pack(seal(key, Buffer.from("{not json", "utf8"), aad)), key, aad } },
+        { entry: release("not-utf8"), release: { sealed: pack(seal(key, Buffer.from([0x22, 0xff, 0x22]), aad)), key, aad } },
         { entry: entry("write") },
         { entry: release("good"), release: { sealed, key, aad } },
       ]);
-      expect(outcomes.map((o) => ("refused" in o ? "refused" : o.index))).to.deep.equal(["refused", "refused", 0, 1]);
+      expect(outcomes.map((o) => ("refused" in o ? "refused" : o.index))).to.deep.equal(["refused", "refused", "refused", "refused", 0, 1]);
       expect(store.readLog(0, store.logSize()).map((e) => e.requestId)).to.deep.equal(["write", "good"]);
     });
 

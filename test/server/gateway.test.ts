@@ -532,7 +532,8 @@ describe("gateway holding a damaged record", function () {
       const size = gw.gateway.store.logSize();
       const refused = await call(gw.url, `${pathOf("contact.damaged")}?purpose=dpv:ServiceProvision`, serviceToken);
       expect(refused.status).to.equal(500);
-      expect(refused.body.error.code).to.equal("INTERNAL");
+      expect(refused.body.error).to.deep.equal({ code: "INTERNAL", message: "internal error" });
+      expect(JSON.stringify(refused.body)).not.to.contain("contact.damaged@");
       expect(gw.gateway.store.logSize()).to.equal(size);
       const intact = await call(gw.url, `${pathOf("contact.intact")}?purpose=dpv:ServiceProvision`, serviceToken);
       expect(intact.status).to.equal(200);
