@@ -50,12 +50,10 @@ export class AccessLog {
 
   /**
    * Logs a release of `value`, opened by the writer, which stamps the entry with the value's keyed
-   * hash; resolves with the entry's index and the value (UTF-8 JSON text) once the entry is on disk.
+   * hash; resolves with the entry's index and the value, parsed, once the entry is on disk.
    */
-  appendRelease(entry: AccessLogEntry, value: SealedValue): Promise<{ index: number; value: string }> {
-    return new Promise((resolve, reject) =>
-      this.enqueue({ item: { entry, release: value }, resolve: (written) => resolve({ index: written.index, value: written.value as string }), reject }),
-    );
+  appendRelease(entry: AccessLogEntry, value: SealedValue): Promise<{ index: number; value: unknown }> {
+    return new Promise((resolve, reject) => this.enqueue({ item: { entry, release: value }, resolve: ({ index, value }) => resolve({ index, value }), reject }));
   }
 
   private enqueue(pending: Pending): void {
@@ -81,23 +79,23 @@ export class AccessLog {
     } catch (error) {
       written = Promise.reject(error);
     }
-    written
-      .then((outcomes) => {
+    written.then(
+      (outcomes) => {
         // A sink that answers for other items than it was given has lost track: nothing is vouched for.
-        if (outcomes.length !== batch.length) throw new Error(`the log's writer answered ${outcomes.length} outcomes for ${batch.length} items`);
-        return outcomes;
-      })
-      .then(
-        (outcomes) =>
-          batch.forEach((pending, i) => {
-            const outcome = outcomes[i];
-            if ("refused" in outcome) pending.reject(new SealedValueError(outcome.refused));
-            // Logged, but without the value it released: the caller has nothing to answer with.
-            else if (pending.item.release && typeof outcome.value !== "string") pending.reject(new Error("the log's writer answered a release without its value"));
-            else pending.resolve(outcome);
-          }),
-        (error: unknown) => batch.forEach((pending) => pending.reject(error)),
-      );
+        if (outcomes.length !== batch.length) {
+          const error = new Error(`the log's writer answered ${outcomes.length} outcomes for ${batch.length} items`);
+          return batch.forEach((pending) => pending.reject(error));
+        }
+        batch.forEach((pending, i) => {
+          const outcome = outcomes[i];
+          if ("refused" in outcome) pending.reject(new SealedValueError(outcome.refused));
+          // Logged, but without the value it released: the caller has nothing to answer with.
+          else if (pending.item.release && !("value" in outcome)) pending.reject(new Error("the log's writer answered a release without its value"));
+          else pending.resolve(outcome);
+        });
+      },
+      (error: unknown) => batch.forEach((pending) => pending.reject(error)),
+    );
   }
 }
 

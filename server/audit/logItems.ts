@@ -18,8 +18,8 @@ export interface LogItem {
   release?: SealedValue;
 }
 
-/** An item's place in the log, and a release's value as it was stored (UTF-8 JSON); or why it was refused and left out. */
-export type LogOutcome = { index: number; value?: string } | { refused: string };
+/** An item's place in the log, and a release's value as it was stored, parsed; or why it was refused and left out. */
+export type LogOutcome = { index: number; value?: unknown } | { refused: string };
 
 /** A Buffer over the same bytes, without copying them. */
 export const asBuffer = (bytes: Uint8Array): Buffer => (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
@@ -35,7 +35,7 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
  */
 export function openItems(payloadKey: Uint8Array, items: LogItem[]): { entries: AccessLogEntry[]; outcomes: (indexes: number[]) => LogOutcome[] } {
   const entries: AccessLogEntry[] = [];
-  const opened = items.map(({ entry, release }): { value?: string } | { refused: string } => {
+  const opened = items.map(({ entry, release }): { value?: unknown } | { refused: string } => {
     if (!release) {
       entries.push(entry);
       return {};
@@ -44,11 +44,10 @@ export function openItems(payloadKey: Uint8Array, items: LogItem[]): { entries: 
     // A caller's mistake, not a damaged value: the whole batch fails.
     if (subject === null || category === null) throw new TypeError("a release's log entry names its subject and category");
     let plaintext: Buffer;
-    let value: string;
+    let value: unknown;
     try {
       plaintext = open(asBuffer(release.key), unpack(asBuffer(release.sealed)), release.aad);
-      value = utf8.decode(plaintext);
-      JSON.parse(value);
+      value = JSON.parse(utf8.decode(plaintext));
     } catch (error) {
       return { refused: `the stored value did not open: ${error instanceof Error ? error.message : String(error)}` };
     }

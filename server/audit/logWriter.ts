@@ -8,7 +8,7 @@ import { asBuffer, type LogItem, type LogOutcome } from "./logItems";
 export type WireItem = { entry: AccessLogEntry; release?: { sealed: string; key: string; aad: string } };
 export type LogWriterRequest = { type: "append"; id: number; items: WireItem[] } | { type: "close" };
 export type LogWriterReply =
-  | { type: "appended"; committed: boolean; results: { id: number; outcomes: LogOutcome[] }[] }
+  | { type: "appended"; results: { id: number; outcomes: LogOutcome[] }[] }
   | { type: "failed"; ids: number[]; error: string }
   | { type: "closed" };
 
@@ -96,7 +96,8 @@ export class LogWriter implements LogSink {
       for (const id of reply.ids) this.settle(id)?.reject(error);
       return;
     }
-    if (reply.committed) this.committed += 1;
+    // A round whose every release was refused wrote nothing.
+    if (reply.results.some(({ outcomes }) => outcomes.some((o) => "index" in o))) this.committed += 1;
     for (const { id, outcomes } of reply.results) this.settle(id)?.resolve(outcomes);
   }
 

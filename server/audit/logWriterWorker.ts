@@ -47,5 +47,5 @@ function commit(appends: Append[]): LogWriterReply {
   }
   let at = 0;
   const results = appends.map(({ id }, i) => ({ id, outcomes: opened[i].outcomes(indexes.slice(at, (at += opened[i].entries.length))) }));
-  return { type: "appended", committed: indexes.length > 0, results };
+  return { type: "appended", results };
 }

@@ -76,7 +76,7 @@ export class DataService {
     if (!record || !key) throw new GatewayError("NO_DATA", `no ${category} data is held for this subject`);
 
     // The log's writer opens the value and logs its keyed hash: the value is in the clear only once its release is logged.
-    const { index: auditIndex, value: json } = await this.deps.accessLog.appendRelease(
+    const { index: auditIndex, value } = await this.deps.accessLog.appendRelease(
       logEntry({
         kind: "release",
         requestId,
@@ -91,7 +91,6 @@ export class DataService {
       }),
       { sealed: record.sealed, key, aad: recordAad(subject, category) },
     );
-    const value: unknown = JSON.parse(json);
     return {
       subject,
       category,

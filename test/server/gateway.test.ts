@@ -510,54 +510,58 @@ describe("security headers", function () {
   });
 });
 
+/**
+ * A gateway of its own, holding `{ email: "<category>@example.org" }` for each category, each granted
+ * to the service for dpv:ServiceProvision and indexed; `releasePath` is a category's release URL path.
+ */
+async function withGrantedData(
+  categories: string[],
+  run: (held: { gw: TestGateway; serviceToken: string; subject: string; releasePath: (category: string) => string }) => Promise<void>,
+) {
+  const [, subject, service, operator] = await hre.ethers.getSigners();
+  const gw = await startTestGateway({ operators: [operator.address] });
+  try {
+    const registry = DataUseRegistry__factory.connect(gw.deployment.contracts.DataUseRegistry.address, subject);
+    const [serviceToken, operatorToken] = [await login(gw.url, service, gw.gateway.domain), await login(gw.url, operator, gw.gateway.domain)];
+    const pathOf = (category: string) => `/v1/subjects/${subject.address.toLowerCase()}/data/${category}`;
+    for (const category of categories) {
+      expect((await call(gw.url, pathOf(category), operatorToken, { method: "PUT", body: { value: { email: `${category}@example.org` } } })).status).to.equal(201);
+      await (await registry.grant(service.address, labelToId(category), labelToId("dpv:ServiceProvision"), (await time.latest()) + 3600)).wait();
+    }
+    await synced(gw.gateway);
+    await run({ gw, serviceToken, subject: subject.address.toLowerCase(), releasePath: (category) => `${pathOf(category)}?purpose=dpv:ServiceProvision` });
+  } finally {
+    await gw.close();
+    removeDir(gw.dataDir);
+  }
+}
+
 describe("gateway holding a damaged record", function () {
   it("releases nothing of it: 500 INTERNAL, no entry logged; the subject's other data is still released", async function () {
-    const [, subject, service, operator] = await hre.ethers.getSigners();
-    const gw = await startTestGateway({ operators: [operator.address] });
-    try {
-      const registry = DataUseRegistry__factory.connect(gw.deployment.contracts.DataUseRegistry.address, subject);
-      const [serviceToken, operatorToken] = [await login(gw.url, service, gw.gateway.domain), await login(gw.url, operator, gw.gateway.domain)];
-      const s = subject.address.toLowerCase();
-      const pathOf = (category: string) => `/v1/subjects/${s}/data/${category}`;
-      for (const category of ["contact.damaged", "contact.intact"]) {
-        expect((await call(gw.url, pathOf(category), operatorToken, { method: "PUT", body: { value: { email: `${category}@example.org` } } })).status).to.equal(201);
-        await (await registry.grant(service.address, labelToId(category), labelToId("dpv:ServiceProvision"), (await time.latest()) + 3600)).wait();
-      }
-      await synced(gw.gateway);
-      const record = gw.gateway.store.getRecord(s, "contact.damaged")!;
+    await withGrantedData(["contact.damaged", "contact.intact"], async ({ gw, serviceToken, subject, releasePath }) => {
+      const record = gw.gateway.store.getRecord(subject, "contact.damaged")!;
       const damaged = Buffer.from(record.sealed);
       damaged[damaged.length - 1] ^= 1;
       gw.gateway.store.putRecord({ ...record, sealed: damaged });
 
       const size = gw.gateway.store.logSize();
-      const refused = await call(gw.url, `${pathOf("contact.damaged")}?purpose=dpv:ServiceProvision`, serviceToken);
+      const refused = await call(gw.url, releasePath("contact.damaged"), serviceToken);
       expect(refused.status).to.equal(500);
       expect(refused.body.error).to.deep.equal({ code: "INTERNAL", message: "internal error" });
       expect(JSON.stringify(refused.body)).not.to.contain("contact.damaged@");
       expect(gw.gateway.store.logSize()).to.equal(size);
-      const intact = await call(gw.url, `${pathOf("contact.intact")}?purpose=dpv:ServiceProvision`, serviceToken);
+      const intact = await call(gw.url, releasePath("contact.intact"), serviceToken);
       expect(intact.status).to.equal(200);
       expect(intact.body.value).to.deep.equal({ email: "contact.intact@example.org" });
       expect(gw.gateway.store.logSize()).to.equal(size + 1);
-    } finally {
-      await gw.close();
-      removeDir(gw.dataDir);
-    }
+    });
   });
 });
 
 describe("gateway whose access log cannot be written", function () {
   it("releases nothing: 500 INTERNAL without the value, and no entry is logged", async function () {
-    const [, subject, service, operator] = await hre.ethers.getSigners();
-    const gw = await startTestGateway({ operators: [operator.address] });
-    try {
-      const registry = DataUseRegistry__factory.connect(gw.deployment.contracts.DataUseRegistry.address, subject);
-      const [serviceToken, operatorToken] = [await login(gw.url, service, gw.gateway.domain), await login(gw.url, operator, gw.gateway.domain)];
-      const category = "contact.unlogged";
-      const path = `/v1/subjects/${subject.address.toLowerCase()}/data/${category}?purpose=dpv:ServiceProvision`;
-      expect((await call(gw.url, path.split("?")[0], operatorToken, { method: "PUT", body: { value: { email: "unlogged@example.org" } } })).status).to.equal(201);
-      await (await registry.grant(service.address, labelToId(category), labelToId("dpv:ServiceProvision"), (await time.latest()) + 3600)).wait();
-      await synced(gw.gateway);
+    await withGrantedData(["contact.unlogged"], async ({ gw, serviceToken, releasePath }) => {
+      const path = releasePath("contact.unlogged");
       expect((await call(gw.url, path, serviceToken)).status).to.equal(200);
 
       await gw.gateway.logWriter!.close();
@@ -567,9 +571,6 @@ describe("gateway whose access log cannot be written", function () {
       expect(refused.body.error.code).to.equal("INTERNAL");
       expect(JSON.stringify(refused.body)).not.to.contain("unlogged@example.org");
       expect(gw.gateway.store.logSize()).to.equal(size);
-    } finally {
-      await gw.close();
-      removeDir(gw.dataDir);
-    }
+    });
   });
 });
