@@ -9,6 +9,11 @@ const addressList = z
   .transform((value) => value.split(",").map((a) => a.trim()).filter(Boolean))
   .pipe(z.array(address))
   .transform((list) => list.map((a) => a.toLowerCase()));
+const urlList = z
+  .string()
+  .default("")
+  .transform((value) => value.split(",").map((u) => u.trim()).filter(Boolean))
+  .pipe(z.array(z.string().url()));
 const hex32 = z.string().regex(/^(0x)?[0-9a-fA-F]{64}$/, "must be 32 bytes of hex");
 
 /** Every environment variable the gateway reads, with its default. The README lists the same. */
@@ -18,17 +23,33 @@ export const envSchema = z.object({
   /** The origin wallets sign in to (SIWE `domain`); defaults to HOST:PORT. */
   PUBLIC_ORIGIN: z.string().url().optional(),
   RPC_URL: z.string().url().default("http://127.0.0.1:8545"),
+  /** Further endpoints of the same chain, comma-separated: their heads must agree with RPC_URL's. */
+  RPC_URLS: urlList,
+  /** How many blocks apart the endpoints' heads may be before the gateway fails closed. */
+  RPC_MAX_HEAD_SPREAD: z.coerce.number().int().min(0).max(1000).default(3),
   CHAIN_ID: z.coerce.number().int().positive().default(31337),
   DEPLOYMENT_FILE: z.string().optional(),
   CONFIRMATIONS: z.coerce.number().int().min(0).max(1000).default(0),
   MAX_INDEX_LAG: z.coerce.number().int().min(0).default(2),
   MAX_INDEX_AGE_MS: z.coerce.number().int().positive().default(3000),
+  /**
+   * The oldest chain head (by its block time, against the wall clock) a release may be decided on.
+   * It is the log's staleness window, registered for the log on AuditAnchor, which the auditor holds
+   * every release to; the gateway refuses to start with a longer one than the log's.
+   */
+  MAX_HEAD_AGE_SECONDS: z.coerce.number().int().positive().max(86_400).default(30),
+  /** How far the wall clock and the chain head's time may drift apart before /metrics and the log say so. */
+  MAX_CLOCK_SKEW_SECONDS: z.coerce.number().int().positive().default(30),
   POLL_INTERVAL_MS: z.coerce.number().int().positive().default(50),
   LOG_PAGE_BLOCKS: z.coerce.number().int().positive().default(2000),
   DATA_DIR: z.string().default("./data"),
   DATABASE_PATH: z.string().optional(),
   MASTER_KEY: hex32.optional(),
   GATEWAY_PRIVATE_KEY: hex32.optional(),
+  /** The key that anchors checkpoints on AuditAnchor; kept apart from the relaying key (npm start alone defaults it to that). */
+  ANCHOR_PRIVATE_KEY: hex32.optional(),
+  /** C2SP tlog-witness endpoints, comma-separated, that each checkpoint is sent to for cosigning. */
+  WITNESS_URLS: urlList,
   OPERATOR_ADDRESSES: addressList,
   AUDITOR_ADDRESSES: addressList,
   TOKEN_TTL_SECONDS: z.coerce.number().int().positive().max(86_400).default(900),
