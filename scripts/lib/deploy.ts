@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
+import type { Signer } from "ethers";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
 import type { Deployment } from "../../core/deployment";
 
@@ -8,27 +9,30 @@ export interface DeployOptions {
   anchorers?: string[];
   /** Where to write the deployment file; `undefined` writes nothing. */
   outFile?: string;
+  /** Who deploys (and administers AuditAnchor): any signer with a provider, on any chain. Default: Hardhat's first account. */
+  signer?: Signer;
 }
 
 /** Deploys DataUseRegistry and AuditAnchor and describes them as `deployments/<chainId>.json` does. */
 export async function deployLedger(hre: HardhatRuntimeEnvironment, options: DeployOptions = {}): Promise<Deployment> {
   const { ethers } = hre;
-  const [deployer] = await ethers.getSigners();
-  const { chainId } = await ethers.provider.getNetwork();
+  const deployer = options.signer ?? (await ethers.getSigners())[0];
+  const deployerAddress = await deployer.getAddress();
+  const { chainId } = await deployer.provider!.getNetwork();
 
   const registry = await ethers.deployContract("DataUseRegistry", deployer);
   const registryReceipt = (await registry.deploymentTransaction()!.wait())!;
-  const anchor = await ethers.deployContract("AuditAnchor", [deployer.address], deployer);
+  const anchor = await ethers.deployContract("AuditAnchor", [deployerAddress], deployer);
   const anchorReceipt = (await anchor.deploymentTransaction()!.wait())!;
   const role = await anchor.ANCHORER_ROLE();
-  for (const anchorer of options.anchorers ?? [deployer.address]) {
+  for (const anchorer of options.anchorers ?? [deployerAddress]) {
     await (await anchor.grantRole(role, anchorer)).wait();
   }
 
   const deployment: Deployment = {
     chainId: Number(chainId),
     deployedAt: new Date().toISOString(),
-    deployer: deployer.address,
+    deployer: deployerAddress,
     contracts: {
       DataUseRegistry: {
         address: await registry.getAddress(),

@@ -50,13 +50,15 @@ export async function startTestGateway(options: {
   auditors?: string[];
   /** Static files served at `/` (the built wallet page). */
   staticDir?: string;
+  /** Another chain than the in-process Hardhat one (anvil): its provider and the key that deploys and runs the gateway. */
+  chain?: { provider: RpcProvider; signer: Signer; chainId: number };
 } = {}): Promise<TestGateway> {
-  const [deployer] = await hre.ethers.getSigners();
-  const deployment = options.deployment ?? (await deployLedger(hre));
+  const deployer = options.chain?.signer ?? ((await hre.ethers.getSigners())[0] as unknown as Signer);
+  const deployment = options.deployment ?? (await deployLedger(hre, { signer: deployer }));
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "dul-gateway-"));
   const env = parseEnv({
     DATA_DIR: dataDir,
-    CHAIN_ID: "31337",
+    CHAIN_ID: String(options.chain?.chainId ?? 31337),
     PORT: "8080",
     POLL_INTERVAL_MS: "20",
     OPERATOR_ADDRESSES: (options.operators ?? []).join(","),
@@ -64,12 +66,12 @@ export async function startTestGateway(options: {
     LOG_LEVEL: "silent",
     ...options.env,
   });
-  const { provider, setDown } = switchableProvider(hre.ethers.provider);
+  const { provider, setDown } = switchableProvider(options.chain?.provider ?? hre.ethers.provider);
   const gateway = createGateway({
     env,
     deployment,
     provider,
-    signer: deployer as unknown as Signer,
+    signer: deployer,
     masterKey: Buffer.alloc(32, 7),
     logger: pino({ level: "silent" }),
     staticDir: options.staticDir,
@@ -113,8 +115,8 @@ export async function call(base: string, path: string, token: string | null, ini
 }
 
 /** Waits until the gateway's index has read the chain's current head. */
-export async function synced(gateway: Gateway): Promise<void> {
+export async function synced(gateway: Gateway, provider: RpcProvider = hre.ethers.provider): Promise<void> {
   await gateway.indexer.syncOnce();
-  const head = await hre.ethers.provider.getBlockNumber();
+  const head = await provider.getBlockNumber();
   if ((gateway.indexer.lastView()?.indexedBlock ?? -1) < head) await gateway.indexer.syncOnce();
 }
