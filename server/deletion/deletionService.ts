@@ -74,7 +74,7 @@ export class DeletionService {
     let orders = 0;
     for (;;) {
       const data = this.deletions.dueDataExpiries(now, 500).map((d) => ({ at: d.expiresAt, data: d, grant: null }));
-      const grants = this.deletions.endedGrants(now, 2000).map((g) => ({ at: g.endedAt, data: null, grant: g }));
+      const grants = [...this.deletions.endedGrants(now, 2000), ...this.deletions.vanishedGrants(500)].map((g) => ({ at: g.endedAt, data: null, grant: g }));
       if (data.length === 0 && grants.length === 0) {
         this.deletions.settle(now);
         break;
@@ -87,8 +87,9 @@ export class DeletionService {
             this.erase(item.data.subject, item.data.categoryId, "data-expiry", null, `expiry:${item.data.expiresAt}`, { expiresAt: item.data.expiresAt });
             this.deletions.markDataExpiryHandled(item.data, Date.now());
             dataExpiries += 1;
-          } else if (this.order(item.grant!, `grant-end:${item.grant!.endedAt}`)) {
-            orders += 1;
+          } else {
+            if (this.order(item.grant!, `grant-end:${item.grant!.endedAt}`)) orders += 1;
+            if (item.grant!.reason === "reorged") this.deletions.forgetVanished(item.grant!);
           }
         }
       });

@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import type { IndexedGrant } from "../store/types";
 
 export type OrderStatus = "pending" | "delivered" | "acknowledged" | "failed";
-export type EndReason = "expired" | "revoked" | "revoked-all" | "data-expired" | "data-deleted";
+export type EndReason = "expired" | "revoked" | "revoked-all" | "data-expired" | "data-deleted" | "reorged";
 
 export interface DeletionOrder {
   id: string;
@@ -141,6 +141,14 @@ export class DeletionStore {
            AND EXISTS (SELECT 1 FROM handled_data_expiries h
              WHERE h.subject = data_expiries.subject AND h.category = data_expiries.category AND h.expires_at = data_expiries.expires_at)))`,
       ),
+      // An issuance the chain lost, unless the chain that won holds the same one again.
+      vanishedGrants: db.prepare<{ limit: number }, EndedGrant>(
+        `SELECT v.subject, v.grant_id AS grantId, v.grantee, v.category, v.purpose, v.granted_at AS grantedAt, 'reorged' AS reason, v.vanished_at AS endedAt
+         FROM vanished_grants v
+         WHERE NOT EXISTS (SELECT 1 FROM grants g WHERE g.subject = v.subject AND g.grant_id = v.grant_id AND g.granted_at = v.granted_at)
+         ORDER BY v.vanished_at LIMIT @limit`,
+      ),
+      forgetVanished: db.prepare("DELETE FROM vanished_grants WHERE subject = ? AND grant_id = ? AND granted_at = ?"),
       markHandled: db.prepare("UPDATE grants SET end_handled = 1 WHERE subject = ? AND grant_id = ? AND granted_at = ?"),
       dueDataExpiries: db.prepare<{ now: number; limit: number }, DueDataExpiry>(
         `SELECT d.subject, d.category AS categoryId, d.expires_at AS expiresAt FROM data_expiries d
@@ -192,6 +200,16 @@ export class DeletionStore {
     if (!this.s.pendingToSettle.get({ now })) return;
     this.s.settleCutoffs.run();
     this.s.settleDataExpiries.run({ now });
+  }
+
+  /** Issuances that a reorganisation removed before their end was handled, and that the chain that won does not hold. */
+  vanishedGrants(limit: number): EndedGrant[] {
+    return this.s.vanishedGrants.all({ limit });
+  }
+
+  /** Done with a vanished issuance: its order exists, or the chain holds it again. */
+  forgetVanished(grant: Pick<EndedGrant, "subject" | "grantId" | "grantedAt">): void {
+    this.s.forgetVanished.run(grant.subject, grant.grantId, grant.grantedAt);
   }
 
   activeGrantsOnCategory(subject: string, categoryId: string, now: number): EndedGrant[] {

@@ -85,6 +85,13 @@ CREATE TABLE IF NOT EXISTS deletion_orders (
   last_error TEXT, delivered_at INTEGER, acknowledged_at INTEGER, ack_signature TEXT,
   UNIQUE (subject, grant_id, granted_at)
 );
+-- Grant issuances that a reorganisation removed from the chain while their end was not handled:
+-- the service may hold data released under them, so each wants a deletion order.
+CREATE TABLE IF NOT EXISTS vanished_grants (
+  subject TEXT NOT NULL, grant_id TEXT NOT NULL, grantee TEXT NOT NULL, category TEXT NOT NULL, purpose TEXT NOT NULL,
+  granted_at INTEGER NOT NULL, vanished_at INTEGER NOT NULL,
+  PRIMARY KEY (subject, grant_id, granted_at)
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS records_category_id ON records (subject, category_id);
 CREATE INDEX IF NOT EXISTS deletion_orders_due ON deletion_orders (status, next_attempt_at);
 CREATE INDEX IF NOT EXISTS deletion_orders_subject ON deletion_orders (subject);
@@ -136,6 +143,7 @@ interface GrantRow {
   issued_block: number;
   block_number: number;
   tx_hash: string;
+  end_handled: number;
 }
 
 const toGrant = (row: GrantRow): IndexedGrant => ({
@@ -464,11 +472,20 @@ export class SqliteStore implements Store {
         const id = `${event.subject}/${kinds[0]}/${key}`;
         if (seen.has(id)) continue;
         seen.add(id);
+        const before = kinds[0] === "issued" ? this.statements.getGrant.get(event.subject, key) : undefined;
         this.db.prepare(remove).run(event.subject, key);
         const remaining = replay.all(event.subject, JSON.stringify(kinds), key, key, key) as unknown as ChainEvent[];
         for (const kept of remaining) {
           const matches = kept.kind === "allRevoked" ? kept.grantee === key : kept.kind === "dataExpiry" ? kept.category === key : kept.grantId === key;
           if (matches) this.applyEvent(kept);
+        }
+        if (before && before.end_handled === 0) {
+          const after = this.statements.getGrant.get(event.subject, key);
+          if (!after || after.granted_at !== before.granted_at) {
+            this.db
+              .prepare("INSERT OR IGNORE INTO vanished_grants (subject, grant_id, grantee, category, purpose, granted_at, vanished_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+              .run(before.subject, before.grant_id, before.grantee, before.category, before.purpose, before.granted_at, Math.floor(Date.now() / 1000));
+          }
         }
       }
       const newest = this.recentBlockHashes(1)[0];

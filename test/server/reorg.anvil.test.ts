@@ -167,6 +167,14 @@ describe("real reorganisations (anvil_reorg): decision, deletion and audit follo
     await t.sync();
     expect((await t.release(category)).status).to.equal(200);
   });
+
+  it("sends a deletion order for data released under a grant that a reorganisation removed", async function () {
+    const category = await t.freshCategory();
+    await releasedThenReorged(category);
+    gw.gateway.deletion.runDue();
+    const orders = gw.gateway.deletion.deletions.listOrders({ grantee: t.serviceAddress.toLowerCase(), limit: 100, offset: 0 });
+    expect(orders.map((o) => o.category)).to.include(labelToId(category));
+  });
 });
 
 async function idOf(t: Awaited<ReturnType<typeof setUp>>, category: string): Promise<string> {

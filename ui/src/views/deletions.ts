@@ -29,6 +29,8 @@ export function reasonWords(reason: string): string {
       return "your deletion date arrived";
     case "data-deleted":
       return "you deleted the data";
+    case "reorged":
+      return "the chain dropped the grant after the service had the data";
     default:
       return reason;
   }
