@@ -1,0 +1,203 @@
+import hre from "hardhat";
+import pino from "pino";
+import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
+import type { ContractTransactionResponse } from "ethers";
+import { DataUseRegistry__factory, type DataUseRegistry } from "../../typechain-types";
+import { deployLedger } from "../../scripts/lib/deploy";
+import type { Deployment } from "../../core/deployment";
+import { grantIdOf, labelToId, loadFastKeccak } from "../../core/ids";
+import { DENY_REASON_CODES, type DenyCode } from "../../core/errorCodes";
+import { SqliteStore } from "../../server/store/sqlite";
+import { DeletionStore } from "../../server/deletion/deletionStore";
+import { Indexer } from "../../server/chain/indexer";
+import { decide } from "../../server/grants/decision";
+import { grantStateAt, grantTimelines, readChainHistory } from "../../auditor/history";
+import { DEFAULT_KEY, type Action, type Category, type GrantKey, type Grantee, type Outcome, type Purpose, type Query, type Subject, type ValidityCase } from "./validityCases";
+
+const CATEGORY_LABELS: Record<Category, string> = { email: "contact.email", phone: "contact.phone" };
+const PURPOSE_LABELS: Record<Purpose, string> = { ads: "dpv:Marketing", service: "dpv:ServiceProvision" };
+/** Every call gets this much gas: estimating would refuse the calls a case expects to revert. */
+const GAS_LIMIT = 500_000;
+
+/** The ledger deployed once on the in-process chain; each case runs from a snapshot taken after it. */
+export interface ValidityChain {
+  deployment: Deployment;
+  registry: DataUseRegistry;
+  subjects: Record<Subject, HardhatEthersSigner>;
+  grantees: Record<Grantee, string>;
+  snapshot: string;
+}
+
+export async function deployValidityChain(): Promise<ValidityChain> {
+  await loadFastKeccak();
+  const signers = await hre.ethers.getSigners();
+  const deployment = await deployLedger(hre);
+  const registry = DataUseRegistry__factory.connect(deployment.contracts.DataUseRegistry.address, hre.ethers.provider);
+  const snapshot = (await hre.network.provider.send("evm_snapshot")) as string;
+  return {
+    deployment,
+    registry,
+    subjects: { alice: signers[1], bob: signers[2] },
+    grantees: { svc: signers[3].address, other: signers[4].address },
+    snapshot,
+  };
+}
+
+/** What each implementation answered to one query. `revoked` from the contract and decide() stands for either revocation. */
+export interface Answer {
+  query: Query & GrantKey;
+  contract: Outcome;
+  decide: Outcome;
+  sql: Outcome;
+  auditor: Outcome;
+  /** The grant's own record is live (not revoked, not cut off, not past its own expiry): the contract's `_isActive`. */
+  active: { contract: boolean; listGrants: boolean; activeGrantsOnCategory: boolean };
+}
+
+const CONTRACT_OUTCOMES: Outcome[] = ["valid", "no-grant", "expired", "revoked", "data-expired"];
+const DECIDE_OUTCOMES: Record<DenyCode, Outcome> = { NO_GRANT: "no-grant", GRANT_REVOKED: "revoked", GRANT_EXPIRED: "expired", DATA_EXPIRED: "data-expired" };
+// The contract's enum and the gateway's codes are one table (core/errorCodes): these must line up.
+if (DENY_REASON_CODES.some((code, i) => (code === null ? "valid" : DECIDE_OUTCOMES[code]) !== CONTRACT_OUTCOMES[i])) {
+  throw new Error("DENY_REASON_CODES no longer lines up with DataUseRegistry.DenyReason");
+}
+
+/** An outcome as the contract and decide() tell it: one `revoked` for both revocations. */
+export const coarse = (outcome: Outcome): Outcome => (outcome === "revoked-all" ? "revoked" : outcome);
+
+/**
+ * Runs one case from the snapshot: mines its actions one block a second, and asks each query of
+ * the contract (eth_call at the query's block), of decide() over a SqliteStore the real Indexer
+ * filled from the chain, of the SQL that lists live grants and finds ended ones, and of the
+ * auditor's replay of the chain's events. Throws when an action's outcome is not the one the case
+ * states (mined, or reverted).
+ */
+export async function runCase(chain: ValidityChain, validityCase: ValidityCase): Promise<Answer[]> {
+  const { network } = hre;
+  await network.provider.send("evm_revert", [chain.snapshot]);
+  chain.snapshot = (await network.provider.send("evm_snapshot")) as string;
+
+  const registryDeployment = chain.deployment.contracts.DataUseRegistry;
+  const store = new SqliteStore(":memory:");
+  const deletions = new DeletionStore(store.db);
+  const indexer = new Indexer(
+    hre.ethers.provider,
+    store,
+    {
+      registryAddress: registryDeployment.address,
+      fromBlock: registryDeployment.blockNumber,
+      deploymentId: registryDeployment.transactionHash,
+      pageBlocks: 5000,
+      pollIntervalMs: 1000,
+      maxLagBlocks: 0,
+      maxAgeMs: 3_600_000,
+      confirmations: 0,
+    },
+    pino({ level: "silent" }),
+  );
+
+  const latest = (await hre.ethers.provider.getBlock("latest"))!;
+  const start = latest.timestamp + 10;
+  const mineAt = async (second: number) => void (await network.provider.send("evm_mine", [start + second]));
+  const ids = (key: GrantKey) => {
+    const subject = chain.subjects[key.subject].address.toLowerCase();
+    const grantee = chain.grantees[key.grantee].toLowerCase();
+    const category = labelToId(CATEGORY_LABELS[key.category]).toLowerCase();
+    const purpose = labelToId(PURPOSE_LABELS[key.purpose]).toLowerCase();
+    return { subject, grantee, category, purpose, grantId: grantIdOf(subject, grantee, category, purpose).toLowerCase() };
+  };
+  const keyOf = (partial: Partial<GrantKey>): GrantKey => ({ ...DEFAULT_KEY, ...partial });
+
+  const send = (action: Action): Promise<ContractTransactionResponse> => {
+    const key = keyOf(action);
+    const { grantee, category, purpose, grantId } = ids(key);
+    const registry = chain.registry.connect(chain.subjects[key.subject]);
+    const options = { gasLimit: GAS_LIMIT };
+    switch (action.do) {
+      case "grant":
+        return registry.grant(grantee, category, purpose, start + action.expiresAt, options);
+      case "changeExpiry":
+        return registry.changeExpiry(grantId, start + action.expiresAt, options);
+      case "revoke":
+        return registry.revoke(grantId, options);
+      case "revokeAll":
+        return registry.revokeAll(grantee, options);
+      case "setDataExpiry":
+        return registry.setDataExpiry(category, action.expiresAt === 0 ? 0 : start + action.expiresAt, options);
+    }
+  };
+
+  const answers: Answer[] = [];
+  const seconds = [...new Set([...validityCase.actions.map((a) => a.at), ...validityCase.queries.map((q) => q.at)])].sort((a, b) => a - b);
+  // One block a second from the second before the case starts: confirmations count seconds.
+  await mineAt(-1);
+  let mined = -1;
+  for (const second of seconds) {
+    const gap = second - mined - 1;
+    if (gap > 0) await network.provider.send("hardhat_mine", [`0x${gap.toString(16)}`, "0x1"]);
+    const actions = validityCase.actions.filter((a) => a.at === second);
+    const sent: ContractTransactionResponse[] = [];
+    if (actions.length > 0) {
+      await network.provider.send("evm_setAutomine", [false]);
+      try {
+        for (const action of actions) sent.push(await send(action));
+        await mineAt(second);
+      } finally {
+        await network.provider.send("evm_setAutomine", [true]);
+      }
+    } else {
+      await mineAt(second);
+    }
+    mined = second;
+    const block = (await hre.ethers.provider.getBlock("latest"))!;
+    if (block.timestamp !== start + second) throw new Error(`second ${second} was mined at ${block.timestamp - start}`);
+    for (const [i, tx] of sent.entries()) {
+      const receipt = (await hre.ethers.provider.getTransactionReceipt(tx.hash))!;
+      const action = actions[i];
+      if (receipt.blockNumber !== block.number || receipt.index !== i) throw new Error(`${action.do} at ${second} was not mined in order in its second's block`);
+      if ((receipt.status === 0) !== (action.reverts === true)) {
+        throw new Error(`${action.do} at ${second} ${receipt.status === 0 ? "reverted" : "was mined"}, and the case says it ${action.reverts ? "reverts" : "does not"}`);
+      }
+    }
+
+    const queries = validityCase.queries.filter((q) => q.at === second);
+    if (queries.length === 0) continue;
+    await indexer.syncOnce();
+    const view = indexer.freshView();
+    if (view.headNumber !== block.number) throw new Error(`the indexer read head ${view.headNumber}, not ${block.number}`);
+    const now = start + second;
+    const ended = deletions.endedGrants(now, 10_000);
+    for (const query of queries) {
+      const key = keyOf(query);
+      const id = ids(key);
+      const [valid, , reason] = await chain.registry.check(id.subject, id.grantee, id.category, id.purpose, { blockTag: block.number });
+      if (valid !== (reason === 0n)) throw new Error(`check() answered valid ${valid} with reason ${reason}`);
+      const record = await chain.registry.getGrant(id.subject, id.grantId, { blockTag: block.number });
+      const cutoff = await chain.registry.allRevokedAt(id.subject, id.grantee, { blockTag: block.number });
+      const decision = decide(store, id, view, query.confirmations ?? 0, now * 1000);
+      const endedHere = ended.find((g) => g.subject === id.subject && g.grantId === id.grantId);
+      const listed = store.listGrants({ subject: id.subject, grantee: id.grantee, category: id.category, purpose: id.purpose, activeAt: now, limit: 10, offset: 0 });
+      answers.push({
+        query: { ...query, ...key },
+        contract: CONTRACT_OUTCOMES[Number(reason)],
+        decide: decision.allowed ? "valid" : DECIDE_OUTCOMES[decision.reason!],
+        sql: store.getGrant(id.subject, id.grantId) === null ? "no-grant" : (endedHere?.reason as Outcome | undefined) ?? "valid",
+        auditor: "valid", // filled below, from the whole history
+        active: {
+          contract: record.grantee !== "0x0000000000000000000000000000000000000000" && record.expiresAt > BigInt(now) && record.grantedAt > cutoff,
+          listGrants: listed.some((g) => g.grantId === id.grantId),
+          activeGrantsOnCategory: deletions.activeGrantsOnCategory(id.subject, id.category, now).some((g) => g.grantId === id.grantId),
+        },
+      });
+    }
+  }
+
+  const history = await readChainHistory(hre.ethers.provider, chain.deployment);
+  const timelines = new Map(grantTimelines(history.events).map((t) => [t.grantId, t]));
+  for (const answer of answers) {
+    const timeline = timelines.get(ids(answer.query).grantId);
+    const state = timeline ? grantStateAt(timeline, start + answer.query.at) : null;
+    answer.auditor = !state?.issued ? "no-grant" : state.valid ? "valid" : state.reason!;
+  }
+  store.close();
+  return answers;
+}
