@@ -19,7 +19,7 @@ import { SqliteStore } from "../../server/store/sqlite";
 import { logEntry } from "../../server/audit/accessLog";
 import { readChainHistory, type ChainHistory } from "../../auditor/history";
 import { verifyLog, type Rule } from "../../auditor/verify";
-import { call, login, removeDir, startTestGateway, synced, type TestGateway } from "../helpers/gateway";
+import { call, login, removeDir, startTestGateway, synced, type TestGateway, chainNow } from "../helpers/gateway";
 
 const run = promisify(execFile);
 
@@ -49,7 +49,7 @@ describe("audit ledger (step 4): a verifiable access log anchored on-chain", fun
     return res.body.auditIndex as number;
   };
   const grant = async (category: string, seconds: number) => {
-    await (await registry.grant(service.address, labelToId(category), labelToId(purpose), (await time.latest()) + seconds)).wait();
+    await (await registry.grant(service.address, labelToId(category), labelToId(purpose), (await chainNow()) + seconds)).wait();
     await synced(gw.gateway);
   };
   const settle = async () => {
@@ -87,7 +87,7 @@ describe("audit ledger (step 4): a verifiable access log anchored on-chain", fun
     marks.release3 = await release("audit.history");
     await (await registry.revoke(grantIdOf(subject.address, service.address, labelToId("audit.phone"), labelToId(purpose)))).wait();
     await settle();
-    const dataExpiresAt = (await time.latest()) + 60;
+    const dataExpiresAt = (await chainNow()) + 60;
     await (await registry.setDataExpiry(labelToId("audit.email"), dataExpiresAt)).wait();
     await settle();
     marks.release4 = await release("audit.email");

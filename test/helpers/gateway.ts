@@ -120,3 +120,11 @@ export async function synced(gateway: Gateway, provider: RpcProvider = hre.ether
   const head = await provider.getBlockNumber();
   if ((gateway.indexer.lastView()?.indexedBlock ?? -1) < head) await gateway.indexer.syncOnce();
 }
+
+/**
+ * The earliest time the next block can carry: Hardhat stamps a block with the wall clock when the
+ * chain has been idle, so an expiry counted from `time.latest()` alone can already be past.
+ */
+export async function chainNow(): Promise<number> {
+  return Math.max(Number((await hre.ethers.provider.getBlock("latest"))!.timestamp), Math.floor(Date.now() / 1000));
+}

@@ -15,7 +15,7 @@ import { ackMessage } from "../../server/deletion/outbox";
 import { DeletionStore, type EndedGrant } from "../../server/deletion/deletionStore";
 import { SqliteStore } from "../../server/store/sqlite";
 import type { ChainEvent } from "../../server/store/types";
-import { call, login, removeDir, startTestGateway, synced, type TestGateway } from "../helpers/gateway";
+import { call, login, removeDir, startTestGateway, synced, type TestGateway, chainNow } from "../helpers/gateway";
 
 /** A service's webhook on loopback that answers 500 to the first `failures` deliveries of each order, then 200. */
 async function receiver(failures = 0): Promise<{ url: string; received: { body: string; signature: string; signer: string }[]; close(): Promise<void> }> {
@@ -125,7 +125,7 @@ describe("auto-deletion (step 3)", function () {
       expect((await call(gw.url, "/v1/services/me", tokens.service, { method: "PUT", body: { displayName: "Acme Mail", webhookUrl: hook.url } })).status).to.equal(200);
       const category = fresh();
       await put(category, "x");
-      const expiresAt = (await time.latest()) + 60;
+      const expiresAt = (await chainNow()) + 60;
       await (await registry.grant(service.address, labelToId(category), labelToId(purpose), expiresAt)).wait();
       await synced(gw.gateway);
       await time.increaseTo(expiresAt);

@@ -18,7 +18,7 @@ import { TokenSigner } from "../../server/auth/tokens";
 import { createApp } from "../../server/http/app";
 import { Keyring } from "../../server/crypto/keyring";
 import { createHmac } from "node:crypto";
-import { call, login, removeDir, startTestGateway, synced, type TestGateway } from "../helpers/gateway";
+import { call, login, removeDir, startTestGateway, synced, type TestGateway, chainNow } from "../helpers/gateway";
 
 describe("gateway (step 2): releases only under a grant valid at that instant", function () {
   let gw: TestGateway;
@@ -46,7 +46,7 @@ describe("gateway (step 2): releases only under a grant valid at that instant", 
   }
 
   async function grant(category: string, seconds = 3600, grantee = service, p = purpose): Promise<number> {
-    const expiresAt = (await time.latest()) + seconds;
+    const expiresAt = (await chainNow()) + seconds;
     await (await registry.connect(subject).grant(grantee.address, labelToId(category), labelToId(p), expiresAt)).wait();
     await synced(gw.gateway);
     return expiresAt;
@@ -234,7 +234,7 @@ describe("gateway (step 2): releases only under a grant valid at that instant", 
     await grant(ended, 86_400);
     const live = await freshCategory();
     await grant(live, 86_400);
-    const dataExpiresAt = (await time.latest()) + 60;
+    const dataExpiresAt = (await chainNow()) + 60;
     await (await registry.setDataExpiry(labelToId(ended), dataExpiresAt)).wait();
     await time.increaseTo(dataExpiresAt);
     await synced(gw.gateway);
@@ -257,7 +257,7 @@ describe("gateway (step 2): releases only under a grant valid at that instant", 
     const prefix = `paged.${counter++}`;
     const categories = [`${prefix}.a`, `${prefix}.b`, `${prefix}.c`, `${prefix}.d`];
     for (const c of categories) await grant(c, 86_400, pagedService);
-    const dataExpiresAt = (await time.latest()) + 60;
+    const dataExpiresAt = (await chainNow()) + 60;
     await (await registry.setDataExpiry(labelToId(categories[1]), dataExpiresAt)).wait();
     await time.increaseTo(dataExpiresAt);
     await synced(gw.gateway);
