@@ -51,6 +51,8 @@ export interface ValidityCase {
   name: string;
   actions: Action[];
   queries: Query[];
+  /** Generated cases do not say which actions revert (an expiry not in the future, a grant not live): the chain decides. */
+  actionsMayRevert?: true;
 }
 
 const q = (at: number, expect: Outcome, more: Omit<Query, "at" | "expect"> = {}): Query => ({ at, expect, ...more });
