@@ -4,6 +4,7 @@ import type { Deployment } from "../core/deployment";
 import { decodeRegistryLog, registryInterface } from "../server/chain/registryEvents";
 import { getLogs, type RpcProvider } from "../server/chain/logs";
 import type { ChainEvent } from "../server/store/types";
+import { grantValidity, type GrantEnd } from "../core/grantValidity";
 
 /** One checkpoint as AuditAnchor recorded it: the only (size, root) pairs an auditor takes from the chain. */
 export interface ChainAnchor {
@@ -111,7 +112,7 @@ export function grantTimelines(events: readonly ChainEvent[]): GrantTimeline[] {
   return [...byId.values()];
 }
 
-export type EndReason = "expired" | "revoked" | "revoked-all" | "data-expired";
+export type EndReason = GrantEnd;
 
 /** A grant's state at `time`, counting only the events `counts` admits (those the decision could have known). */
 export interface GrantState {
@@ -156,11 +157,8 @@ export function grantStateAt(timeline: GrantTimeline, time: number, counts: (e: 
     }
   }
   if (!issued) return { issued, grantedAt, expiresAt, valid: false, reason: null, endsAt: null };
-  if (revokedAt !== null) return { issued, grantedAt, expiresAt, valid: false, reason: "revoked", endsAt: revokedAt };
-  if (cutoff !== null && grantedAt <= cutoff) return { issued, grantedAt, expiresAt, valid: false, reason: "revoked-all", endsAt: cutoff };
-  const dataFirst = dataExpiresAt !== 0 && dataExpiresAt < expiresAt;
-  const endsAt = dataFirst ? dataExpiresAt : expiresAt;
-  // Half-open window [grantedAt, endsAt), as DataUseRegistry.check decides.
-  if (time >= endsAt) return { issued, grantedAt, expiresAt, valid: false, reason: dataFirst ? "data-expired" : "expired", endsAt };
-  return { issued, grantedAt, expiresAt, valid: true, reason: null, endsAt };
+  const { valid, reason, expiresAt: until } = grantValidity({ grantedAt, expiresAt: revokedAt === null ? expiresAt : 0, allRevokedAt: cutoff ?? 0, dataExpiresAt }, time);
+  // A revocation ends the issuance when it was mined; the rule's expiry is 0 for it.
+  const endsAt = reason === "revoked" ? revokedAt : reason === "revoked-all" ? cutoff : until;
+  return { issued, grantedAt, expiresAt, valid, reason, endsAt };
 }
