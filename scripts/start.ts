@@ -35,6 +35,10 @@ async function main(): Promise<void> {
   const previous = existsSync(outFile) ? readDeployment(outFile) : null;
   const deployment = await deployLedger(hre, { outFile });
   const reused = previous?.contracts.DataUseRegistry.address === deployment.contracts.DataUseRegistry.address;
+  // Hardhat mines only on transactions: an idle local chain's head would age past
+  // MAX_HEAD_AGE_SECONDS and the gateway would (rightly) fail closed. An empty block every few
+  // seconds keeps the rule live here as a real chain's block time does.
+  await hre.network.provider.send("evm_setIntervalMining", [Math.min(5000, (env.MAX_HEAD_AGE_SECONDS * 1000) / 3)]);
 
   // A fresh clone has no built page yet, and one built before a `git pull` would not match the
   // sources: build it then (about a second), so the printed URL opens the current wallet page.

@@ -12,6 +12,7 @@ import { LogWriter } from "./audit/logWriter";
 import { Indexer } from "./chain/indexer";
 import type { RpcProvider } from "./chain/logs";
 import { Relayer } from "./chain/relayer";
+import { displayUrl, type PeerEndpoint } from "./chain/endpoints";
 import { SiweAuth } from "./auth/siwe";
 import { TokenSigner } from "./auth/tokens";
 import { Roles } from "./auth/roles";
@@ -33,6 +34,8 @@ export interface GatewayDeps {
   masterKey: Buffer;
   logger?: Logger;
   staticDir?: string;
+  /** Further endpoints of the same chain (RPC_URLS), whose heads must agree with `provider`'s. */
+  peers?: PeerEndpoint[];
 }
 
 /** Every part of the gateway, wired, without listening or polling yet. */
@@ -59,7 +62,11 @@ export function createGateway(deps: GatewayDeps) {
       pollIntervalMs: env.POLL_INTERVAL_MS,
       maxLagBlocks: env.MAX_INDEX_LAG,
       maxAgeMs: env.MAX_INDEX_AGE_MS,
+      maxHeadAgeSeconds: env.MAX_HEAD_AGE_SECONDS,
       confirmations: env.CONFIRMATIONS,
+      peers: deps.peers,
+      maxHeadSpread: env.RPC_MAX_HEAD_SPREAD,
+      primaryUrl: displayUrl(env.RPC_URL),
     },
     logger.child({ component: "indexer" }),
   );
@@ -108,9 +115,9 @@ export function createGateway(deps: GatewayDeps) {
       const view = indexer.lastView();
       try {
         indexer.freshView();
-        return { ready: true, detail: { indexedBlock: view?.indexedBlock, headBlock: view?.headNumber } };
+        return { ready: true, detail: { indexedBlock: view?.indexedBlock, headBlock: view?.headNumber, endpoints: indexer.endpoints() } };
       } catch (error) {
-        return { ready: false, detail: { reason: (error as Error).message, indexedBlock: view?.indexedBlock ?? null } };
+        return { ready: false, detail: { reason: (error as Error).message, indexedBlock: view?.indexedBlock ?? null, endpoints: indexer.endpoints() } };
       }
     },
     logger,

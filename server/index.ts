@@ -3,6 +3,7 @@ import { ConfigError, parseEnv, type Env } from "./config/env";
 import { deploymentPath, readDeployment } from "../core/deployment";
 import { closeOnSignals, runGateway } from "./run";
 import { HttpRpcProvider } from "./chain/rpcProvider";
+import { displayUrl } from "./chain/endpoints";
 
 /**
  * The gateway against any EVM chain: `RPC_URL`, `CHAIN_ID`, `DEPLOYMENT_FILE` (default
@@ -27,10 +28,13 @@ async function main(): Promise<void> {
   }
   const provider = new HttpRpcProvider(env.RPC_URL, env.CHAIN_ID, { staticNetwork: true, pollingInterval: env.POLL_INTERVAL_MS });
   const signer = new NonceManager(new Wallet(env.GATEWAY_PRIVATE_KEY.replace(/^(0x)?/, "0x"), provider));
-  const running = await runGateway(env, deployment, provider, signer);
+  // Second opinions on the head: each endpoint of RPC_URLS must agree with RPC_URL's within RPC_MAX_HEAD_SPREAD blocks.
+  const peers = env.RPC_URLS.map((url) => ({ url: displayUrl(url), provider: new HttpRpcProvider(url, env.CHAIN_ID, { staticNetwork: true }) }));
+  const running = await runGateway(env, deployment, provider, signer, { peers });
   closeOnSignals(async () => {
     await running.close();
     provider.destroy();
+    for (const peer of peers) peer.provider.destroy();
   });
 }
 

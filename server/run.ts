@@ -2,6 +2,7 @@ import type { Server } from "node:http";
 import { once } from "node:events";
 import type { Signer } from "ethers";
 import type { RpcProvider } from "./chain/logs";
+import type { PeerEndpoint } from "./chain/endpoints";
 import pino from "pino";
 import { publicUrlOf, type Env } from "./config/env";
 import type { Deployment } from "../core/deployment";
@@ -20,11 +21,11 @@ export async function runGateway(
   deployment: Deployment,
   provider: RpcProvider,
   signer: Signer,
-  options: { staticDir?: string } = {},
+  options: { staticDir?: string; peers?: PeerEndpoint[] } = {},
 ): Promise<RunningGateway> {
   const logger = pino({ level: env.LOG_LEVEL });
   const masterKey = loadMasterKey(env, (message) => logger.warn(message));
-  const gateway = createGateway({ env, deployment, provider, signer, masterKey, logger, staticDir: options.staticDir });
+  const gateway = createGateway({ env, deployment, provider, signer, masterKey, logger, staticDir: options.staticDir, peers: options.peers });
   await gateway.start();
   const server = gateway.app.listen(env.PORT, env.HOST);
   await once(server, "listening");

@@ -4,6 +4,8 @@ import type { IndexStore, IndexCursor, IndexPage } from "../store/types";
 import { decodeRegistryLog } from "./registryEvents";
 import { getBlockHeader, getLogs, type BlockHeader, type ChainLog, type RpcProvider } from "./logs";
 import { GatewayError } from "../errors";
+import { envSchema } from "../config/env";
+import { compareHeads, logAgreement, type EndpointHead, type PeerEndpoint } from "./endpoints";
 import { loadFastKeccak } from "../../core/ids";
 
 export interface IndexerOptions {
@@ -22,7 +24,17 @@ export interface IndexerOptions {
   pollIntervalMs: number;
   maxLagBlocks: number;
   maxAgeMs: number;
+  /** The oldest head, by its block time against the wall clock, the index may vouch for (MAX_HEAD_AGE_SECONDS, whose default it takes). */
+  maxHeadAgeSeconds?: number;
   confirmations: number;
+  /** Further endpoints of the chain whose heads must agree with the primary's (RPC_URLS). */
+  peers?: readonly PeerEndpoint[];
+  /** How many blocks apart the endpoints' heads may be (RPC_MAX_HEAD_SPREAD). */
+  maxHeadSpread?: number;
+  /** The primary endpoint as /readyz and the log name it. */
+  primaryUrl?: string;
+  /** The wall clock, in ms: tests inject one. */
+  now?: () => number;
 }
 
 /** What the release decision needs to know about the chain, as of the last successful poll. */
@@ -95,6 +107,14 @@ export class Indexer {
   private failures = 0;
   private stopped = true;
   lastError: Error | null = null;
+  /** Why the endpoints' heads do not vouch for each other at the last poll, or null. */
+  private peerFault: string | null = null;
+  private endpointHeads: EndpointHead[] = [];
+  /** Bumped by distrust(); a poll that read its head after the latest bump clears it. */
+  private distrustSeq = 0;
+  private distrustReason: string | null = null;
+  private readonly now: () => number;
+  private readonly maxHeadAgeSeconds: number;
 
   constructor(
     private readonly provider: RpcProvider,
@@ -102,6 +122,8 @@ export class Indexer {
     private readonly options: IndexerOptions,
     private readonly log: Logger,
   ) {
+    this.now = options.now ?? Date.now;
+    this.maxHeadAgeSeconds = options.maxHeadAgeSeconds ?? envSchema.shape.MAX_HEAD_AGE_SECONDS.parse(undefined);
     if (store.getMeta("deployment.id") !== options.deploymentId) {
       store.resetIndex();
       store.setMeta("deployment.id", options.deploymentId);
@@ -109,12 +131,20 @@ export class Indexer {
   }
 
   /** The chain as last seen, or throws IndexStaleError when that view is too old or too far behind. */
-  freshView(now = Date.now()): ChainView {
+  freshView(now = this.now()): ChainView {
     const view = this.view;
     if (!view) throw new IndexStaleError("the index has not read the chain yet");
+    if (this.distrustReason !== null) throw new IndexStaleError(this.distrustReason);
     if (now - view.polledAt > this.options.maxAgeMs) {
       throw new IndexStaleError(`the chain was last read ${now - view.polledAt} ms ago`);
     }
+    // A read that succeeds is not enough: a node that keeps answering the same head hides every
+    // block after it. The head's own time says how old the chain it shows is.
+    const headAge = now / 1000 - view.headTime;
+    if (headAge > this.maxHeadAgeSeconds) {
+      throw new IndexStaleError(`the chain head (block ${view.headNumber}) is ${Math.floor(headAge)} s old, over the ${this.maxHeadAgeSeconds} s allowed`);
+    }
+    if (this.peerFault !== null) throw new IndexStaleError(this.peerFault);
     if (view.headNumber - view.indexedBlock > this.options.maxLagBlocks) {
       throw new IndexStaleError(`the index is ${view.headNumber - view.indexedBlock} blocks behind the chain`);
     }
@@ -127,6 +157,20 @@ export class Indexer {
 
   lastView(): ChainView | null {
     return this.view;
+  }
+
+  /** Each endpoint's head at the last poll (the primary first), for /readyz. */
+  endpoints(): EndpointHead[] {
+    return this.endpointHeads;
+  }
+
+  /**
+   * The index cannot vouch for the chain until a poll that starts after this call reads the head:
+   * something (a receipt the node could not read back) says the node may be failing.
+   */
+  distrust(reason: string): void {
+    this.distrustSeq += 1;
+    this.distrustReason = reason;
   }
 
   start(): void {
@@ -174,9 +218,12 @@ export class Indexer {
   private async sync(): Promise<void> {
     // Grant ids are derived for every GrantIssued log: with the WebAssembly keccak, not the slow one.
     await loadFastKeccak();
+    const distrustSeq = this.distrustSeq;
     const head = await this.getBlock("latest");
     // The view is as fresh as this read of the head, however long the sync then takes.
-    const polledAt = Date.now();
+    const polledAt = this.now();
+    const peers = this.options.peers ?? [];
+    const agreement = peers.length > 0 ? compareHeads({ url: this.options.primaryUrl ?? "RPC_URL", head: head.number }, peers, this.options.maxHeadSpread ?? 0) : null;
     let cursor = this.store.getCursor() ?? { blockNumber: this.options.fromBlock - 1, blockHash: "" };
     if (cursor.blockHash !== "" && !(cursor.blockNumber === head.number && cursor.blockHash === head.hash)) {
       const reorged = cursor.blockNumber > head.number || (await this.getBlock(cursor.blockNumber)).hash !== cursor.blockHash;
@@ -246,7 +293,16 @@ export class Indexer {
       // later page failed. A reorganisation among them shows at the next sync's cursor check.
       commit();
     }
+    if (agreement) {
+      const { heads, fault } = await agreement;
+      logAgreement(this.log, this.peerFault, fault, heads);
+      this.peerFault = fault;
+      this.endpointHeads = heads;
+    } else {
+      this.endpointHeads = [{ url: this.options.primaryUrl ?? "RPC_URL", head: head.number }];
+    }
     this.view = { headNumber: head.number, headTime: head.timestamp, indexedBlock: cursor.blockNumber, polledAt };
+    if (distrustSeq === this.distrustSeq) this.distrustReason = null;
   }
 
   /**

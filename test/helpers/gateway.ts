@@ -5,7 +5,8 @@ import { join } from "node:path";
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
 import type { Signer } from "ethers";
-import type { RpcProvider } from "../../server/chain/logs";
+import { getBlockHeader, type RpcProvider } from "../../server/chain/logs";
+import type { PeerEndpoint } from "../../server/chain/endpoints";
 import pino from "pino";
 import { parseEnv } from "../../server/config/env";
 import { signIn } from "../../auditor/gatewayClient";
@@ -52,6 +53,14 @@ export async function startTestGateway(options: {
   staticDir?: string;
   /** Another chain than the in-process Hardhat one (anvil): its provider and the key that deploys and runs the gateway. */
   chain?: { provider: RpcProvider; signer: Signer; chainId: number };
+  /**
+   * The test chains mine only on transactions: unless false, an empty block is mined whenever the
+   * head grows older than a third of MAX_HEAD_AGE_SECONDS, as a live chain's would not. Tests of a
+   * stalled head turn this off.
+   */
+  keepHeadFresh?: boolean;
+  /** Further endpoints whose heads must agree with the chain's (RPC_URLS). */
+  peers?: PeerEndpoint[];
 } = {}): Promise<TestGateway> {
   const deployer = options.chain?.signer ?? ((await hre.ethers.getSigners())[0] as unknown as Signer);
   const deployment = options.deployment ?? (await deployLedger(hre, { signer: deployer }));
@@ -66,7 +75,10 @@ export async function startTestGateway(options: {
     LOG_LEVEL: "silent",
     ...options.env,
   });
-  const { provider, setDown } = switchableProvider(options.chain?.provider ?? hre.ethers.provider);
+  const chainProvider = options.chain?.provider ?? hre.ethers.provider;
+  const { provider, setDown } = switchableProvider(chainProvider);
+  const keeper = options.keepHeadFresh === false ? null : headKeeper(chainProvider, env.MAX_HEAD_AGE_SECONDS / 3);
+  await keeper?.tick();
   const gateway = createGateway({
     env,
     deployment,
@@ -75,6 +87,7 @@ export async function startTestGateway(options: {
     masterKey: Buffer.alloc(32, 7),
     logger: pino({ level: "silent" }),
     staticDir: options.staticDir,
+    peers: options.peers,
   });
   await gateway.start();
   const server: Server = await new Promise((resolve) => {
@@ -88,8 +101,32 @@ export async function startTestGateway(options: {
     deployment,
     setChainDown: setDown,
     async close() {
+      await keeper?.stop();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await gateway.stop();
+    },
+  };
+}
+
+/** Mines an empty block whenever the test chain's head is older than `maxAgeSeconds` by the wall clock. */
+function headKeeper(chain: RpcProvider, maxAgeSeconds: number): { tick(): Promise<void>; stop(): Promise<void> } {
+  let running: Promise<void> = Promise.resolve();
+  const tick = () => {
+    running = running
+      .then(async () => {
+        const head = await getBlockHeader(chain, "latest");
+        if (Date.now() / 1000 - head.timestamp > maxAgeSeconds) await chain.send("evm_mine", []);
+      })
+      .catch(() => undefined);
+    return running;
+  };
+  const timer = setInterval(tick, 1000);
+  timer.unref();
+  return {
+    tick,
+    async stop() {
+      clearInterval(timer);
+      await running;
     },
   };
 }

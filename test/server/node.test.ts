@@ -1,0 +1,168 @@
+import hre from "hardhat";
+import { expect } from "chai";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { toQuantity } from "ethers";
+import pino from "pino";
+import { mine } from "@nomicfoundation/hardhat-network-helpers";
+import { Indexer, type IndexerOptions } from "../../server/chain/indexer";
+import type { RpcProvider } from "../../server/chain/logs";
+import { SqliteStore } from "../../server/store/sqlite";
+import { deployLedger } from "../../scripts/lib/deploy";
+import type { Deployment } from "../../core/deployment";
+import { call, removeDir, startTestGateway } from "../helpers/gateway";
+
+/** The in-process provider with `send` replaced (the rest as it was). */
+export function providerWith(send: (method: string, params: unknown[]) => Promise<unknown>): RpcProvider {
+  return new Proxy(hre.ethers.provider, {
+    get(target, property, receiver) {
+      return property === "send" ? send : Reflect.get(target, property, receiver);
+    },
+  }) as unknown as RpcProvider;
+}
+
+/** A node whose `latest` is block `frozen()` whenever that is not null: it stopped, or lies, about the head. */
+export function frozenHeadProvider(frozen: () => number | null): RpcProvider {
+  return providerWith((method, params) => {
+    const at = frozen();
+    if (method === "eth_getBlockByNumber" && params[0] === "latest" && at !== null) return hre.ethers.provider.send(method, [toQuantity(at), ...params.slice(1)]);
+    return hre.ethers.provider.send(method, params);
+  });
+}
+
+describe("a stalled or lying node", function () {
+  let deployment: Deployment;
+  let dir: string;
+  let store: SqliteStore;
+
+  before(async function () {
+    deployment = await deployLedger(hre);
+  });
+
+  beforeEach(function () {
+    dir = mkdtempSync(join(tmpdir(), "dul-node-"));
+    store = new SqliteStore(join(dir, "g.sqlite"));
+  });
+
+  afterEach(function () {
+    store.close();
+    removeDir(dir);
+  });
+
+  function indexer(provider: RpcProvider, options: Partial<IndexerOptions> = {}): Indexer {
+    const registry = deployment.contracts.DataUseRegistry;
+    return new Indexer(
+      provider,
+      store,
+      {
+        registryAddress: registry.address,
+        fromBlock: registry.blockNumber,
+        deploymentId: registry.transactionHash,
+        pageBlocks: 1000,
+        pollIntervalMs: 1000,
+        maxLagBlocks: 2,
+        maxAgeMs: 3000,
+        maxHeadAgeSeconds: 30,
+        confirmations: 0,
+        ...options,
+      },
+      pino({ level: "silent" }),
+    );
+  }
+
+  describe("head age", function () {
+    it("refuses to vouch for a node that keeps answering the same head once that head is older than MAX_HEAD_AGE_SECONDS", async function () {
+      const head = (await hre.ethers.provider.getBlock("latest"))!;
+      let clock = head.timestamp * 1000;
+      const reader = indexer(frozenHeadProvider(() => head.number), { now: () => clock, maxHeadAgeSeconds: 30 });
+      // The node goes on answering, always the same head, while the chain moves on without it.
+      await mine(3);
+      await reader.syncOnce();
+      expect(reader.freshView().headNumber).to.equal(head.number);
+      clock = (head.timestamp + 30) * 1000;
+      await reader.syncOnce();
+      expect(reader.freshView().headNumber).to.equal(head.number);
+      clock = (head.timestamp + 31) * 1000;
+      // Every read succeeds (the last one just now), yet the head it shows is 31 s old.
+      await reader.syncOnce();
+      expect(() => reader.freshView()).to.throw(/chain head \(block \d+\) is 31 s old/).with.property("code", "INDEX_STALE");
+    });
+
+    it("vouches again once the head advances", async function () {
+      let frozen: number | null = (await hre.ethers.provider.getBlockNumber());
+      const frozenTime = (await hre.ethers.provider.getBlock(frozen))!.timestamp;
+      let clock = (frozenTime + 60) * 1000;
+      const reader = indexer(frozenHeadProvider(() => frozen), { now: () => clock });
+      await reader.syncOnce();
+      expect(() => reader.freshView()).to.throw(/s old/);
+      frozen = null;
+      await mine(1);
+      clock = (await hre.ethers.provider.getBlock("latest"))!.timestamp * 1000;
+      await reader.syncOnce();
+      expect(reader.freshView().headNumber).to.equal(await hre.ethers.provider.getBlockNumber());
+    });
+  });
+
+  describe("second endpoints (RPC_URLS)", function () {
+    it("fails closed when a second endpoint's head is further behind than RPC_MAX_HEAD_SPREAD, naming it", async function () {
+      await mine(5);
+      const head = await hre.ethers.provider.getBlockNumber();
+      const lagging = frozenHeadProvider(() => head - 4);
+      const reader = indexer(hre.ethers.provider, { primaryUrl: "http://primary/", peers: [{ url: "http://second/", provider: lagging }], maxHeadSpread: 3 });
+      await reader.syncOnce();
+      expect(() => reader.freshView()).to.throw("endpoint http://second/ is at block " + (head - 4) + ", 4 blocks behind http://primary/").with.property("code", "INDEX_STALE");
+      expect(reader.endpoints()).to.deep.equal([
+        { url: "http://primary/", head },
+        { url: "http://second/", head: head - 4 },
+      ]);
+    });
+
+    it("fails closed when the primary endpoint is the one behind", async function () {
+      await mine(5);
+      const head = await hre.ethers.provider.getBlockNumber();
+      const reader = indexer(frozenHeadProvider(() => head - 5), { primaryUrl: "http://primary/", peers: [{ url: "http://second/", provider: hre.ethers.provider }], maxHeadSpread: 3 });
+      await reader.syncOnce();
+      expect(() => reader.freshView()).to.throw(/endpoint http:\/\/primary\/ is at block \d+, 5 blocks behind http:\/\/second\//);
+    });
+
+    it("fails closed when a second endpoint does not answer", async function () {
+      const silent = providerWith(async () => {
+        throw new Error("connect ECONNREFUSED 127.0.0.1:9545");
+      });
+      const reader = indexer(hre.ethers.provider, { primaryUrl: "http://primary/", peers: [{ url: "http://second/", provider: silent }], maxHeadSpread: 3 });
+      await reader.syncOnce();
+      expect(() => reader.freshView()).to.throw(/endpoint http:\/\/second\/ did not answer its head/);
+    });
+
+    it("serves while the endpoints agree within the spread", async function () {
+      await mine(5);
+      const head = await hre.ethers.provider.getBlockNumber();
+      const reader = indexer(hre.ethers.provider, {
+        primaryUrl: "http://primary/",
+        peers: [
+          { url: "http://second/", provider: frozenHeadProvider(() => head - 3) },
+          { url: "http://third/", provider: hre.ethers.provider },
+        ],
+        maxHeadSpread: 3,
+      });
+      await reader.syncOnce();
+      expect(reader.freshView().headNumber).to.equal(head);
+    });
+
+    it("says in /readyz which endpoint is behind", async function () {
+      await mine(5);
+      const head = await hre.ethers.provider.getBlockNumber();
+      const gw = await startTestGateway({ deployment, peers: [{ url: "http://second/", provider: frozenHeadProvider(() => head - 10) }] });
+      try {
+        const res = await call(gw.url, "/readyz", null);
+        expect(res.status).to.equal(503);
+        expect(res.body.reason).to.match(/endpoint http:\/\/second\/ is at block \d+, \d+ blocks behind/);
+        expect(res.body.endpoints[1]).to.deep.equal({ url: "http://second/", head: head - 10 });
+      } finally {
+        await gw.close();
+        removeDir(gw.dataDir);
+      }
+    });
+  });
+});
