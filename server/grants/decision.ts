@@ -10,6 +10,9 @@ export interface GrantQuery {
   grantId: string;
 }
 
+/** What a decision reads of the index. */
+export type DecisionStore = Pick<IndexStore, "getGrant" | "getCutoff" | "getDataExpiry" | "grantExpiryAt" | "dataExpiryAt">;
+
 export interface Decision {
   allowed: boolean;
   reason: DenyCode | null;
@@ -29,7 +32,8 @@ export interface Decision {
  * - "now" is the later of the chain head's time and the wall clock: either one reaching the expiry
  *   ends the grant;
  * - a grant counts only once its issuing block has `confirmations` blocks on top; an unconfirmed
- *   change counts only in the direction that ends access sooner (revocations count at once).
+ *   change counts only in the direction that ends access sooner (revocations count at once), as
+ *   against the state as of the confirmed block.
  */
 /** "Now" for every expiry the gateway enforces: the later of the chain head's time and the wall clock. */
 export function decisionNow(headTime: number | undefined, wallClockMs = Date.now()): number {
@@ -37,7 +41,7 @@ export function decisionNow(headTime: number | undefined, wallClockMs = Date.now
 }
 
 export function decide(
-  store: Pick<IndexStore, "getGrant" | "getCutoff" | "getDataExpiry">,
+  store: DecisionStore,
   query: GrantQuery,
   chain: ChainView,
   confirmations: number,
@@ -61,12 +65,16 @@ export function decide(
   const cutoff = store.getCutoff(query.subject, query.grantee);
   if (cutoff && grant.grantedAt <= cutoff.revokedAt) return deny("GRANT_REVOKED", grant, 0);
 
-  let expiresAt = grant.blockNumber > confirmedBlock ? Math.min(grant.expiresAt, grant.previousExpiresAt) : grant.expiresAt;
+  // Changes after the confirmed block count only where they end access sooner: against the state
+  // as of that block, not the value before the latest change (two extensions in a row would
+  // otherwise make the first, unconfirmed, count).
+  let expiresAt =
+    grant.blockNumber > confirmedBlock ? Math.min(grant.expiresAt, store.grantExpiryAt(query.subject, query.grantId, confirmedBlock) ?? 0) : grant.expiresAt;
   let ending: DenyCode = "GRANT_EXPIRED";
   const dataExpiry = store.getDataExpiry(query.subject, query.category);
   if (dataExpiry) {
     const candidates = [dataExpiry.expiresAt];
-    if (dataExpiry.blockNumber > confirmedBlock) candidates.push(dataExpiry.previousExpiresAt);
+    if (dataExpiry.blockNumber > confirmedBlock) candidates.push(store.dataExpiryAt(query.subject, query.category, confirmedBlock));
     const set = candidates.filter((t) => t !== 0);
     const dataExpiresAt = set.length > 0 ? Math.min(...set) : 0;
     if (dataExpiresAt !== 0 && dataExpiresAt < expiresAt) {

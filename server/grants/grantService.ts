@@ -4,7 +4,7 @@ import type { IndexStore, IndexedGrant } from "../store/types";
 import type { Indexer } from "../chain/indexer";
 import type { Roles } from "../auth/roles";
 import type { DenyCode } from "../../core/errorCodes";
-import { decide, decisionNow, type Decision } from "./decision";
+import { decide, decisionNow, type Decision, type DecisionStore } from "./decision";
 
 export interface GrantListQuery {
   subject?: string;
@@ -32,7 +32,7 @@ const ACTIVE_SCAN_PAGE = 500;
 export class GrantService {
   constructor(
     private readonly deps: {
-      store: Pick<IndexStore, "listGrants" | "getGrant" | "getCutoff" | "getDataExpiry">;
+      store: Pick<IndexStore, "listGrants"> & DecisionStore;
       indexer: Pick<Indexer, "freshView" | "confirmations" | "lastView">;
       roles: Roles;
     },

@@ -303,6 +303,15 @@ export class SqliteStore implements Store {
       cutoffPending: db.prepare<[string, string | null]>("UPDATE cutoffs SET pending = 1 WHERE subject = ? AND grantee = ? AND pending = 0"),
       dataExpiryPending: db.prepare<[string, string | null]>("UPDATE data_expiries SET pending = 1 WHERE subject = ? AND category = ? AND pending = 0"),
       getGrant: db.prepare<[string, string], GrantRow>("SELECT * FROM grants WHERE subject = ? AND grant_id = ?"),
+      // The state as of a block, from the events kept for reorganisations: asked only while a change is unconfirmed.
+      grantExpiryAt: db.prepare<[string, string, number], { expires_at: number }>(
+        `SELECT expires_at FROM chain_events WHERE subject = ? AND grant_id = ? AND kind IN ('issued', 'changed') AND block_number <= ?
+         ORDER BY block_number DESC, log_index DESC LIMIT 1`,
+      ),
+      dataExpiryAt: db.prepare<[string, string, number], { expires_at: number }>(
+        `SELECT expires_at FROM chain_events WHERE subject = ? AND category = ? AND kind = 'dataExpiry' AND block_number <= ?
+         ORDER BY block_number DESC, log_index DESC LIMIT 1`,
+      ),
       getCutoff: db.prepare<[string, string], { revoked_at: number; block_number: number }>(
         "SELECT revoked_at, block_number FROM cutoffs WHERE subject = ? AND grantee = ?",
       ),
@@ -530,6 +539,14 @@ export class SqliteStore implements Store {
       category,
       row ? { expiresAt: row.expires_at, previousExpiresAt: row.previous_expires_at, blockNumber: row.block_number } : null,
     );
+  }
+
+  grantExpiryAt(subject: string, grantId: string, blockNumber: number): number | null {
+    return this.statements.grantExpiryAt.get(subject, grantId, blockNumber)?.expires_at ?? null;
+  }
+
+  dataExpiryAt(subject: string, category: string, blockNumber: number): number {
+    return this.statements.dataExpiryAt.get(subject, category, blockNumber)?.expires_at ?? 0;
   }
 
   listGrants(filter: GrantFilter): IndexedGrant[] {

@@ -126,6 +126,13 @@ export interface IndexStore {
   getGrant(subject: string, grantId: string): IndexedGrant | null;
   getCutoff(subject: string, grantee: string): IndexedCutoff | null;
   getDataExpiry(subject: string, category: string): IndexedDataExpiry | null;
+  /**
+   * The grant's expiry as of `blockNumber` (its latest issue or change at or before it), or null
+   * when none: what a change made after that block, not yet confirmed, falls back on.
+   */
+  grantExpiryAt(subject: string, grantId: string, blockNumber: number): number | null;
+  /** The data expiry of (subject, category) as of `blockNumber`; 0 when none was set by then (or it was cleared). */
+  dataExpiryAt(subject: string, category: string, blockNumber: number): number;
   listGrants(filter: GrantFilter): IndexedGrant[];
   getMeta(key: string): string | null;
   setMeta(key: string, value: string): void;

@@ -5,7 +5,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { toQuantity } from "ethers";
 import pino from "pino";
-import { mine } from "@nomicfoundation/hardhat-network-helpers";
+import { mine, time } from "@nomicfoundation/hardhat-network-helpers";
+import { DataUseRegistry__factory } from "../../typechain-types";
+import { grantIdOf, labelToId } from "../../core/ids";
+import { decide } from "../../server/grants/decision";
 import { Indexer, type IndexerOptions } from "../../server/chain/indexer";
 import type { RpcProvider } from "../../server/chain/logs";
 import { SqliteStore } from "../../server/store/sqlite";
@@ -163,6 +166,73 @@ describe("a stalled or lying node", function () {
         await gw.close();
         removeDir(gw.dataDir);
       }
+    });
+  });
+
+  describe("confirmations (CONFIRMATIONS > 0)", function () {
+    const confirmations = 3;
+    const purpose = labelToId("dpv:ServiceProvision");
+    let counter = 0;
+
+    /** A grant of a fresh category from subject #1 to service #2, confirmed; its query and expiry. */
+    async function confirmedGrant(seconds: number) {
+      const [, subject, service] = await hre.ethers.getSigners();
+      const registry = DataUseRegistry__factory.connect(deployment.contracts.DataUseRegistry.address, subject);
+      const category = labelToId(`confirm.${counter++}.${Date.now()}`).toLowerCase();
+      const expiresAt = (await time.latest()) + seconds;
+      await (await registry.grant(service.address, category, purpose, expiresAt)).wait();
+      await mine(confirmations);
+      const [s, g] = [subject.address.toLowerCase(), service.address.toLowerCase()];
+      const query = { subject: s, grantee: g, category, purpose: purpose.toLowerCase(), grantId: grantIdOf(s, g, category, purpose).toLowerCase() };
+      return { registry, query, expiresAt };
+    }
+
+    async function decideNow(query: Parameters<typeof decide>[1]) {
+      const reader = indexer(hre.ethers.provider, { confirmations, maxHeadAgeSeconds: 86_400 * 365 });
+      await reader.syncOnce();
+      const view = reader.freshView();
+      // The wall clock is taken as the head's: the chain's time is what the test moves.
+      return decide(store, query, view, confirmations, view.headTime * 1000);
+    }
+
+    it("refuses a release after the confirmed expiry when the grant was extended twice within the confirmation window", async function () {
+      const { registry, query, expiresAt } = await confirmedGrant(600);
+      // Two extensions, each in its own block; neither has `confirmations` blocks on top yet.
+      await (await registry.changeExpiry(query.grantId, expiresAt + 1000)).wait();
+      await (await registry.changeExpiry(query.grantId, expiresAt + 2000)).wait();
+      await time.increaseTo(expiresAt);
+      const decision = await decideNow(query);
+      expect(decision.headBlock - confirmations).to.be.lessThan(decision.grant!.blockNumber - 1);
+      expect(decision).to.include({ allowed: false, reason: "GRANT_EXPIRED", expiresAt });
+    });
+
+    it("counts the extensions once they are confirmed", async function () {
+      const { registry, query, expiresAt } = await confirmedGrant(600);
+      await (await registry.changeExpiry(query.grantId, expiresAt + 1000)).wait();
+      await (await registry.changeExpiry(query.grantId, expiresAt + 2000)).wait();
+      await mine(confirmations);
+      await time.increaseTo(expiresAt);
+      expect(await decideNow(query)).to.include({ allowed: true, expiresAt: expiresAt + 2000 });
+    });
+
+    it("refuses a release after the confirmed data expiry when it was cleared and set later within the confirmation window (D, 0, D2)", async function () {
+      const { registry, query } = await confirmedGrant(86_400);
+      const dataExpiresAt = (await time.latest()) + 600;
+      await (await registry.setDataExpiry(query.category, dataExpiresAt)).wait();
+      await mine(confirmations);
+      // Cleared, then set later: both unconfirmed.
+      await (await registry.setDataExpiry(query.category, 0)).wait();
+      await (await registry.setDataExpiry(query.category, dataExpiresAt + 5000)).wait();
+      await time.increaseTo(dataExpiresAt);
+      expect(await decideNow(query)).to.include({ allowed: false, reason: "DATA_EXPIRED", expiresAt: dataExpiresAt });
+    });
+
+    it("counts a shortening at once, confirmed or not", async function () {
+      const { registry, query, expiresAt } = await confirmedGrant(600);
+      await (await registry.changeExpiry(query.grantId, expiresAt + 1000)).wait();
+      await (await registry.changeExpiry(query.grantId, expiresAt - 300)).wait();
+      await time.increaseTo(expiresAt - 300);
+      expect(await decideNow(query)).to.include({ allowed: false, reason: "GRANT_EXPIRED", expiresAt: expiresAt - 300 });
     });
   });
 });
