@@ -122,6 +122,8 @@ export function createGateway(deps: GatewayDeps) {
     },
     logger,
     bodyLimit: env.BODY_LIMIT,
+    jsonMaxDepth: env.JSON_MAX_DEPTH,
+    metricsToken: env.METRICS_TOKEN,
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
     staticDir: deps.staticDir,
     extraRoutes: [...deletionRoutes({ deletions: deletion.deletions, roles, log: store }), ...auditRoutes({ audit, log: store, roles })],

@@ -1,5 +1,4 @@
 import type { Server } from "node:http";
-import { once } from "node:events";
 import type { Signer } from "ethers";
 import type { RpcProvider } from "./chain/logs";
 import type { PeerEndpoint } from "./chain/endpoints";
@@ -7,6 +6,7 @@ import pino from "pino";
 import { publicUrlOf, type Env } from "./config/env";
 import type { Deployment } from "../core/deployment";
 import { createGateway, loadMasterKey, type Gateway } from "./gateway";
+import { listen } from "./http/listen";
 
 export interface RunningGateway {
   gateway: Gateway;
@@ -27,8 +27,7 @@ export async function runGateway(
   const masterKey = loadMasterKey(env, (message) => logger.warn(message));
   const gateway = createGateway({ env, deployment, provider, signer, masterKey, logger, staticDir: options.staticDir, peers: options.peers });
   await gateway.start();
-  const server = gateway.app.listen(env.PORT, env.HOST);
-  await once(server, "listening");
+  const server = await listen(gateway.app, env.PORT, env.HOST, { requestTimeoutMs: env.REQUEST_TIMEOUT_MS });
   const url = publicUrlOf(env);
   logger.info({ url, indexedBlock: gateway.indexer.lastView()?.indexedBlock }, "gateway listening");
   let closing: Promise<void> | null = null;

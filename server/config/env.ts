@@ -55,6 +55,12 @@ export const envSchema = z.object({
   TOKEN_TTL_SECONDS: z.coerce.number().int().positive().max(86_400).default(900),
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(6000),
   BODY_LIMIT: z.string().default("64kb"),
+  /** The deepest nesting of arrays and objects a JSON body may have. */
+  JSON_MAX_DEPTH: z.coerce.number().int().min(2).max(1000).default(64),
+  /** How long one request may take to arrive, headers and body: a client that stalls is answered 408. */
+  REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  /** Bearer token that /metrics asks for; without it /metrics is not served. */
+  METRICS_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
   SCHEDULER_INTERVAL_MS: z.coerce.number().int().positive().default(100),
   OUTBOX_INTERVAL_MS: z.coerce.number().int().positive().default(200),
   OUTBOX_MAX_ATTEMPTS: z.coerce.number().int().positive().max(100).default(8),

@@ -1,12 +1,13 @@
 import express, { type NextFunction, type Request, type Response } from "express";
 import helmet from "helmet";
 import { rateLimit, ipKeyGenerator } from "express-rate-limit";
-import { randomUUID } from "node:crypto";
+import { randomUUID, timingSafeEqual } from "node:crypto";
 import type { Logger } from "pino";
 import { Registry, collectDefaultMetrics, Histogram } from "prom-client";
 import type { ErrorBody } from "../../core/errorCodes";
 import { GatewayError, invalidInput, unauthenticated } from "../errors";
 import { mount, writeJson, type AnyRoute } from "./route";
+import { strictJsonBody } from "./jsonBody";
 import { buildOpenApi } from "./openapi";
 import { v1Routes, type RouteDeps } from "./routes";
 
@@ -16,6 +17,10 @@ export interface AppDeps extends RouteDeps {
   ready: () => { ready: boolean; detail: Record<string, unknown> };
   logger: Logger;
   bodyLimit: string;
+  /** The deepest nesting a JSON body may have (default 64). */
+  jsonMaxDepth?: number;
+  /** Bearer token for /metrics; without one, /metrics is not served. */
+  metricsToken?: string;
   rateLimitPerMinute: number;
   /** Static files (the wallet page) served at `/`, if built. */
   staticDir?: string;
@@ -61,6 +66,15 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   app.use(apiSecurityHeaders);
+  // Before the bearer layer: Prometheus's token is not a sign-in token.
+  const metricsToken = deps.metricsToken ? Buffer.from(`Bearer ${deps.metricsToken}`) : null;
+  app.get("/metrics", async (req: Request, res: Response, next: NextFunction) => {
+    if (!metricsToken) return next();
+    const given = Buffer.from(req.get("authorization") ?? "");
+    if (given.length !== metricsToken.length || !timingSafeEqual(given, metricsToken)) return next(unauthenticated("/metrics needs the METRICS_TOKEN bearer token"));
+    res.setHeader("content-type", metrics.contentType);
+    res.send(await metrics.metrics());
+  });
   // Request id, metrics and the caller, in one layer: express walks every layer for every request.
   app.use((req: Request, res: Response, next: NextFunction) => {
     const given = req.get("x-request-id");
@@ -90,7 +104,7 @@ export function createApp(deps: AppDeps): express.Express {
     }),
   );
   // Parsed only on the routes that take a body.
-  const jsonBody = express.json({ limit: deps.bodyLimit });
+  const jsonBody = strictJsonBody({ limit: deps.bodyLimit, maxDepth: deps.jsonMaxDepth ?? 64 });
   const routes = [...v1Routes(deps), ...(deps.extraRoutes ?? [])];
   for (const r of routes) mount(app, r, jsonBody);
 
@@ -100,10 +114,6 @@ export function createApp(deps: AppDeps): express.Express {
   app.get("/readyz", (_req, res) => {
     const { ready, detail } = deps.ready();
     writeJson(res, ready ? 200 : 503, { ready, ...detail });
-  });
-  app.get("/metrics", async (_req, res) => {
-    res.setHeader("content-type", metrics.contentType);
-    res.send(await metrics.metrics());
   });
   if (deps.staticDir) {
     // Only on a file served: a path the page does not have falls through to the JSON 404 as it was.

@@ -11,6 +11,7 @@ import pino from "pino";
 import { parseEnv } from "../../server/config/env";
 import { signIn } from "../../auditor/gatewayClient";
 import { createGateway, type Gateway } from "../../server/gateway";
+import { listen } from "../../server/http/listen";
 import { deployLedger } from "../../scripts/lib/deploy";
 import type { Deployment } from "../../core/deployment";
 
@@ -90,9 +91,7 @@ export async function startTestGateway(options: {
     peers: options.peers,
   });
   await gateway.start();
-  const server: Server = await new Promise((resolve) => {
-    const s = gateway.app.listen(0, "127.0.0.1", () => resolve(s));
-  });
+  const server: Server = await listen(gateway.app, 0, "127.0.0.1", { requestTimeoutMs: env.REQUEST_TIMEOUT_MS });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
     gateway,
