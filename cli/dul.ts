@@ -1,20 +1,30 @@
 import { readFileSync, writeFileSync, existsSync } from "node:fs";
 import { parseArgs } from "node:util";
+import pino from "pino";
 import { Wallet } from "ethers";
 import { HttpRpcProvider } from "../server/chain/rpcProvider";
 import { deploymentPath, readDeployment, type Deployment } from "../core/deployment";
 import { readChainHistory } from "../auditor/history";
 import { verifyLog } from "../auditor/verify";
 import { fetchLog, signIn, type ExportedLog } from "../auditor/gatewayClient";
+import { createWitness } from "../server/witness/witnessServer";
 import { consentReceipts, historyRows, render } from "../auditor/export";
 
 const USAGE = `dul audit <command> [options]
+dul witness --log VKEY [--log VKEY ...] [--key FILE] [--name NAME] [--dir DIR] [--listen HOST:PORT]
 
 Commands
   history  [--subject A] [--grantee B] [--format table|json|csv]   every grant's timeline, from chain events alone
   verify   (--gateway URL | --log FILE) [--save-log FILE] [--grace SECONDS] [--format table|json]
            the log against the chain: tree, signed checkpoints, anchors, releases, deletions; exit 1 on any violation
   export   --subject A [--format json|csv]                          the subject's grants as consent receipts (Kantara / ISO/IEC TS 27560)
+
+Witness (C2SP tlog-witness: cosigns each checkpoint that extends the last one it cosigned)
+  --log VKEY           a log's verifier key (its origin+id+base64 key), repeatable
+  --key FILE           the witness's signer key, made if missing (default witness.key); prints its verifier key
+  --name NAME          the witness's key name when the key is made (default dul-witness)
+  --dir DIR            where the latest checkpoint per log and any split view are kept (default witness-data)
+  --listen HOST:PORT   default 127.0.0.1:7380
 
 Common options
   --rpc URL            JSON-RPC endpoint (default $RPC_URL or http://127.0.0.1:8545)
@@ -32,13 +42,19 @@ async function main(argv: string[]): Promise<number> {
       grantee: { type: "string" },
       format: { type: "string" },
       gateway: { type: "string" },
-      log: { type: "string" },
+      // --log FILE for audit verify, --log VKEY (repeatable) for witness.
+      log: { type: "string", multiple: true },
       "save-log": { type: "string" },
       grace: { type: "string" },
+      key: { type: "string" },
+      name: { type: "string" },
+      dir: { type: "string" },
+      listen: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
   const [group, command] = positionals;
+  if (group === "witness" && !values.help) return runWitness(values);
   if (values.help || group !== "audit" || !command) {
     console.log(USAGE);
     return values.help ? 0 : 2;
@@ -67,7 +83,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case "verify": {
       let log: ExportedLog;
-      if (values.log) log = JSON.parse(readFileSync(values.log, "utf8")) as ExportedLog;
+      if (values.log?.length) log = JSON.parse(readFileSync(values.log[0], "utf8")) as ExportedLog;
       else if (values.gateway) {
         const key = process.env.DUL_AUDITOR_KEY;
         if (!key) throw new UsageError("set DUL_AUDITOR_KEY to the private key of an auditor address to read the log from --gateway");
@@ -92,6 +108,25 @@ async function main(argv: string[]): Promise<number> {
 }
 
 class UsageError extends Error {}
+
+/** Runs a witness until the process is stopped; never returns. */
+async function runWitness(values: { log?: string[]; key?: string; name?: string; dir?: string; listen?: string }): Promise<number> {
+  if (!values.log?.length) throw new UsageError("witness needs at least one --log VKEY");
+  const [host, port] = (values.listen ?? "127.0.0.1:7380").split(/:(?=\d+$)/);
+  if (!port) throw new UsageError("--listen takes HOST:PORT");
+  const logger = pino({ name: "dul-witness" });
+  const { witness, server } = createWitness({
+    dataDir: values.dir ?? "witness-data",
+    keyFile: values.key ?? "witness.key",
+    name: values.name ?? "dul-witness",
+    logKeys: values.log,
+    logger,
+  });
+  await new Promise<void>((resolve) => server.listen(Number(port), host, resolve));
+  console.log(`witness ${witness.cosigner.name} listening on http://${host}:${port}`);
+  console.log(`verifier key: ${witness.cosigner.verifierKey}`);
+  return new Promise<number>(() => {});
+}
 
 function oneOf<T extends string>(value: string, allowed: readonly T[]): T {
   if (!(allowed as readonly string[]).includes(value)) throw new UsageError(`--format must be one of ${allowed.join(", ")}`);
