@@ -117,3 +117,8 @@ export function cosignatureVerifier(vkey: string): CosignatureVerifier {
 export function logVerifierKey(origin: string, publicKey: Uint8Array): string {
   return formatVerifierKey(origin, SIG_ED25519, publicKey);
 }
+
+/** A checkpoint's signed note with witnesses' cosignature lines appended: the note a client verifies. */
+export function withCosignatures(signedNote: string, cosignatures: readonly string[]): string {
+  return signedNote + cosignatures.map((line) => `${line}\n`).join("");
+}

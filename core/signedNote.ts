@@ -95,10 +95,10 @@ export function ed25519Verifier(name: string, publicKey: Uint8Array): NoteVerifi
   };
 }
 
-/** A signer of plain Ed25519 note signatures (type 0x01). */
-export function ed25519Signer(name: string, seed: Uint8Array): NoteSigner {
+/** A signer of plain Ed25519 note signatures (type 0x01), from a seed or a key. */
+export function ed25519Signer(name: string, seedOrKey: Uint8Array | Ed25519Key): NoteSigner {
   if (!isValidKeyName(name)) throw new NoteError("bad-key", `invalid key name ${JSON.stringify(name)}`);
-  const key = ed25519FromSeed(seed);
+  const key = seedOrKey instanceof Uint8Array ? ed25519FromSeed(seedOrKey) : seedOrKey;
   return { name, keyId: keyId(name, SIG_ED25519, key.publicKey), sign: (text) => edSign(null, Buffer.from(text, "utf8"), key.privateKey) };
 }
 

@@ -23,6 +23,7 @@ import { DeletionService } from "./deletion/deletionService";
 import { DeletionOutbox } from "./deletion/outbox";
 import { deletionRoutes } from "./http/deletionRoutes";
 import { AuditLog } from "./audit/auditLog";
+import { checkpointNoteKey } from "./audit/noteKey";
 import { auditRoutes } from "./http/auditRoutes";
 
 export interface GatewayDeps {
@@ -90,6 +91,9 @@ export function createGateway(deps: GatewayDeps) {
       anchorAddress: deployment.contracts.AuditAnchor.address,
       checkpointIntervalMs: env.CHECKPOINT_INTERVAL_MS,
       anchorIntervalMs: env.ANCHOR_INTERVAL_MS,
+      noteKey: checkpointNoteKey(deps.masterKey),
+      witnessUrls: env.WITNESS_URLS,
+      witnessTimeoutMs: env.WITNESS_TIMEOUT_MS,
     },
     logger.child({ component: "audit" }),
   );

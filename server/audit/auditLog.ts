@@ -4,7 +4,11 @@ import { AuditAnchor__factory } from "../../typechain-types";
 import { checkpointNote } from "../../core/auditEntry";
 import { LogReplay } from "../../core/logReplay";
 import { MerkleTree } from "../../core/merkleTree";
+import { logVerifierKey } from "../../core/checkpoint";
+import { ed25519Signer, signNote, type NoteSigner } from "../../core/signedNote";
 import { invalidInput } from "../errors";
+import { Cosigning } from "../witness/cosigning";
+import type { NoteKey } from "./noteKey";
 import type { AccessLogStore, AnchorRecord, SignedCheckpoint } from "../store/types";
 
 export interface AuditLogOptions {
@@ -13,6 +17,11 @@ export interface AuditLogOptions {
   anchorAddress: string;
   checkpointIntervalMs: number;
   anchorIntervalMs: number;
+  /** The log's Ed25519 key: signs each checkpoint as a C2SP signed note, under the origin's name. */
+  noteKey: NoteKey;
+  /** The witnesses each checkpoint is sent to; none when no WITNESS_URLS are set. */
+  witnessUrls?: readonly string[];
+  witnessTimeoutMs?: number;
 }
 
 /** Raised when the stored log no longer matches what the gateway already signed: it stops signing. */
@@ -36,13 +45,34 @@ export class AuditLog {
   private signing: Promise<SignedCheckpoint | null> | null = null;
   /** Set once the stored log contradicts a signed checkpoint; nothing is signed after that. */
   integrityError: LogIntegrityError | null = null;
+  private readonly noteSigner: NoteSigner;
+  private readonly cosigning: Cosigning;
+  private lastCosigning: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly store: AccessLogStore,
     private readonly signer: Signer,
     private readonly options: AuditLogOptions,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.noteSigner = ed25519Signer(options.origin, options.noteKey);
+    this.cosigning = new Cosigning(options.witnessUrls ?? [], {
+      consistencyProof: (from, to) => this.tree.consistencyProof(from, to),
+      save: (treeSize, lines) => this.store.addCosignatures(treeSize, lines),
+      logger,
+      timeoutMs: options.witnessTimeoutMs ?? 5000,
+    });
+  }
+
+  /** The log's verifier key (`origin+id+base64(0x01 || key)`), which witnesses are configured with. */
+  get verifierKey(): string {
+    return logVerifierKey(this.options.origin, this.options.noteKey.publicKey);
+  }
+
+  /** Resolves once every witness answered the latest checkpoint sent (or failed): for tests and the bench. */
+  cosigned(): Promise<void> {
+    return this.lastCosigning;
+  }
 
   get size(): number {
     return this.tree.size;
@@ -159,8 +189,13 @@ export class AuditLog {
       signature,
       signer: (await this.signer.getAddress()).toLowerCase(),
       signedAt: Date.now(),
+      signedNote: signNote(note, [this.noteSigner]),
+      cosignatures: [],
     };
     this.store.saveCheckpoint(checkpoint);
+    // Witnesses are asked after the checkpoint is stored and never waited for: one that is down
+    // must not hold up signing, anchoring or releases.
+    if (this.cosigning.witnessCount > 0) this.lastCosigning = this.cosigning.submit({ treeSize: size, signedNote: checkpoint.signedNote! });
     return checkpoint;
   }
 

@@ -50,6 +50,8 @@ export const envSchema = z.object({
   ANCHOR_PRIVATE_KEY: hex32.optional(),
   /** C2SP tlog-witness endpoints, comma-separated, that each checkpoint is sent to for cosigning. */
   WITNESS_URLS: urlList,
+  /** How long the gateway waits for one witness's answer before it gives up on that checkpoint. */
+  WITNESS_TIMEOUT_MS: z.coerce.number().int().positive().max(60_000).default(5000),
   OPERATOR_ADDRESSES: addressList,
   AUDITOR_ADDRESSES: addressList,
   TOKEN_TTL_SECONDS: z.coerce.number().int().positive().max(86_400).default(900),

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { withCosignatures } from "../../core/checkpoint";
 import { GatewayError } from "../errors";
 import type { Roles } from "../auth/roles";
 import type { AuditLog } from "../audit/auditLog";
@@ -15,14 +16,16 @@ export function auditRoutes(deps: { audit: AuditLog; log: Pick<AccessLogStore, "
     route({
       method: "get",
       path: "/v1/audit/checkpoint",
-      summary: "The latest signed checkpoint (origin, tree size, root, EIP-191 signature) and the latest on-chain anchor",
+      summary: "The latest signed checkpoint (origin, tree size, root, EIP-191 signature, C2SP signed note with the witnesses' cosignatures) and the latest on-chain anchor",
       tags: ["audit"],
       auth: false,
-      responses: { 200: "{ origin, treeSize, rootHash, note, signature, signer, signedAt, anchor }", 404: "nothing signed yet" },
+      responses: { 200: "{ origin, treeSize, rootHash, note, signature, signer, signedAt, signedNote, cosignatures, cosignedNote, anchor }", 404: "nothing signed yet" },
       handler: async () => {
         const checkpoint = audit.latestCheckpoint();
         if (!checkpoint) throw new GatewayError("NOT_FOUND", "no checkpoint has been signed yet");
-        return { body: { ...checkpoint, anchor: audit.latestAnchor() } };
+        // The note as a C2SP client reads it: the log's signature line, then every cosignature line.
+        const cosignedNote = checkpoint.signedNote ? withCosignatures(checkpoint.signedNote, checkpoint.cosignatures ?? []) : null;
+        return { body: { ...checkpoint, cosignedNote, anchor: audit.latestAnchor() } };
       },
     }),
     route({

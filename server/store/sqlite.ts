@@ -64,6 +64,10 @@ CREATE TABLE IF NOT EXISTS checkpoints (
   tree_size INTEGER PRIMARY KEY, root_hash TEXT NOT NULL, origin TEXT NOT NULL, note TEXT NOT NULL,
   signature TEXT NOT NULL, signer TEXT NOT NULL, signed_at INTEGER NOT NULL
 );
+-- Witnesses' cosignature lines (C2SP tlog-cosignature) on the checkpoint of a tree size.
+CREATE TABLE IF NOT EXISTS checkpoint_cosignatures (
+  tree_size INTEGER NOT NULL, line TEXT NOT NULL, PRIMARY KEY (tree_size, line)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS anchors (
   tree_size INTEGER PRIMARY KEY, root_hash TEXT NOT NULL, tx_hash TEXT NOT NULL, block_number INTEGER NOT NULL, anchored_at INTEGER NOT NULL
 );
@@ -114,6 +118,12 @@ function addPendingColumns(db: Database.Database): void {
     const columns = db.prepare<[], { name: string }>(`SELECT name FROM pragma_table_info('${table}')`).all();
     if (!columns.some((c) => c.name === "pending")) db.exec(`ALTER TABLE ${table} ADD COLUMN pending INTEGER NOT NULL DEFAULT 1`);
   }
+}
+
+/** Databases made before checkpoints were signed notes: their checkpoints keep a null signed note. */
+function addSignedNoteColumn(db: Database.Database): void {
+  const columns = db.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('checkpoints')").all();
+  if (!columns.some((c) => c.name === "signed_note")) db.exec("ALTER TABLE checkpoints ADD COLUMN signed_note TEXT");
 }
 
 const LOG_SIZE_SQL = "SELECT COALESCE(MAX(idx) + 1, 0) AS n FROM access_log";
@@ -212,9 +222,10 @@ const toLogEntry = (row: LogRow): StoredAccessLogEntry => ({
   prevHash: row.prev_hash,
 });
 
-interface CheckpointRow { tree_size: number; root_hash: string; origin: string; note: string; signature: string; signer: string; signed_at: number }
-const toCheckpoint = (r: CheckpointRow): SignedCheckpoint => ({
+interface CheckpointRow { tree_size: number; root_hash: string; origin: string; note: string; signature: string; signer: string; signed_at: number; signed_note: string | null }
+const toCheckpoint = (r: CheckpointRow, cosignatures: string[]): SignedCheckpoint => ({
   treeSize: r.tree_size, rootHash: r.root_hash, origin: r.origin, note: r.note, signature: r.signature, signer: r.signer, signedAt: r.signed_at,
+  signedNote: r.signed_note, cosignatures,
 });
 interface AnchorRow { tree_size: number; root_hash: string; tx_hash: string; block_number: number; anchored_at: number }
 const toAnchor = (r: AnchorRow): AnchorRecord => ({ treeSize: r.tree_size, rootHash: r.root_hash, txHash: r.tx_hash, blockNumber: r.block_number, anchoredAt: r.anchored_at });
@@ -259,6 +270,7 @@ export class SqliteStore implements Store {
     this.db.pragma("wal_autocheckpoint = 2500");
     this.db.exec(SCHEMA);
     addPendingColumns(this.db);
+    addSignedNoteColumn(this.db);
     this.db.exec(PENDING_SCHEMA);
     // One wrapper for every call: better-sqlite3 builds a new one per db.transaction().
     this.inTransaction = this.db.transaction((fn: () => unknown) => fn()).immediate;
@@ -343,8 +355,13 @@ export class SqliteStore implements Store {
       latestCheckpoint: db.prepare<[], CheckpointRow>("SELECT * FROM checkpoints ORDER BY tree_size DESC LIMIT 1"),
       listCheckpoints: db.prepare<[number, number], CheckpointRow>("SELECT * FROM checkpoints WHERE tree_size >= ? ORDER BY tree_size LIMIT ?"),
       saveCheckpoint: db.prepare(
-        "INSERT INTO checkpoints (tree_size, root_hash, origin, note, signature, signer, signed_at) VALUES (@treeSize, @rootHash, @origin, @note, @signature, @signer, @signedAt)",
+        `INSERT INTO checkpoints (tree_size, root_hash, origin, note, signature, signer, signed_at, signed_note)
+         VALUES (@treeSize, @rootHash, @origin, @note, @signature, @signer, @signedAt, @signedNote)`,
       ),
+      cosignaturesIn: db.prepare<[number, number], { tree_size: number; line: string }>(
+        "SELECT tree_size, line FROM checkpoint_cosignatures WHERE tree_size >= ? AND tree_size <= ? ORDER BY tree_size, line",
+      ),
+      addCosignature: db.prepare<[number, string]>("INSERT OR IGNORE INTO checkpoint_cosignatures (tree_size, line) VALUES (?, ?)"),
       latestAnchor: db.prepare<[], AnchorRow>("SELECT * FROM anchors ORDER BY tree_size DESC LIMIT 1"),
       saveAnchor: db.prepare(
         "INSERT OR REPLACE INTO anchors (tree_size, root_hash, tx_hash, block_number, anchored_at) VALUES (@treeSize, @rootHash, @txHash, @blockNumber, @anchoredAt)",
@@ -692,15 +709,36 @@ export class SqliteStore implements Store {
 
   latestCheckpoint(): SignedCheckpoint | null {
     const row = this.statements.latestCheckpoint.get();
-    return row ? toCheckpoint(row) : null;
+    return row ? this.withCosignatures([row])[0] : null;
   }
 
   listCheckpoints(fromSize: number, limit: number): SignedCheckpoint[] {
-    return this.statements.listCheckpoints.all(fromSize, limit).map(toCheckpoint);
+    return this.withCosignatures(this.statements.listCheckpoints.all(fromSize, limit));
+  }
+
+  /** Checkpoint rows (in order of size) with their cosignature lines, read in one query. */
+  private withCosignatures(rows: CheckpointRow[]): SignedCheckpoint[] {
+    if (rows.length === 0) return [];
+    const lines = new Map<number, string[]>();
+    for (const { tree_size, line } of this.statements.cosignaturesIn.all(rows[0].tree_size, rows[rows.length - 1].tree_size)) {
+      const list = lines.get(tree_size);
+      if (list) list.push(line);
+      else lines.set(tree_size, [line]);
+    }
+    return rows.map((row) => toCheckpoint(row, lines.get(row.tree_size) ?? []));
   }
 
   saveCheckpoint(checkpoint: SignedCheckpoint): void {
-    this.statements.saveCheckpoint.run(checkpoint);
+    this.transaction(() => {
+      this.statements.saveCheckpoint.run({ ...checkpoint, signedNote: checkpoint.signedNote ?? null });
+      for (const line of checkpoint.cosignatures ?? []) this.statements.addCosignature.run(checkpoint.treeSize, line);
+    });
+  }
+
+  addCosignatures(treeSize: number, lines: readonly string[]): void {
+    this.transaction(() => {
+      for (const line of lines) this.statements.addCosignature.run(treeSize, line);
+    });
   }
 
   latestAnchor(): AnchorRecord | null {

@@ -95,6 +95,13 @@ export interface SignedCheckpoint {
   signature: string;
   signer: string;
   signedAt: number;
+  /**
+   * The checkpoint as a C2SP signed note: `note`, a blank line and the log's Ed25519 signature line
+   * (key name: the origin; key: the log's note key). Null for checkpoints signed before.
+   */
+  signedNote?: string | null;
+  /** Witnesses' C2SP tlog-cosignature lines on `note` (each without its newline), as collected. */
+  cosignatures?: string[];
 }
 
 /** A checkpoint anchored through AuditAnchor. */
@@ -169,6 +176,8 @@ export interface AccessLogStore {
   latestCheckpoint(): SignedCheckpoint | null;
   listCheckpoints(fromSize: number, limit: number): SignedCheckpoint[];
   saveCheckpoint(checkpoint: SignedCheckpoint): void;
+  /** Adds witnesses' cosignature lines to the checkpoint of `treeSize` (a line already there is kept once). */
+  addCosignatures(treeSize: number, lines: readonly string[]): void;
   latestAnchor(): AnchorRecord | null;
   saveAnchor(anchor: AnchorRecord): void;
 }

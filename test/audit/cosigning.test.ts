@@ -1,0 +1,147 @@
+import { expect } from "chai";
+import hre from "hardhat";
+import Database from "better-sqlite3";
+import { mkdtempSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { AddressInfo } from "node:net";
+import pino from "pino";
+import { cosignatureVerifier, parseCheckpointText } from "../../core/checkpoint";
+import { openNote, verifierFromKey } from "../../core/signedNote";
+import { logEntry } from "../../server/audit/accessLog";
+import { createWitness } from "../../server/witness/witnessServer";
+import { SqliteStore } from "../../server/store/sqlite";
+import { deployLedger } from "../../scripts/lib/deploy";
+import type { Deployment } from "../../core/deployment";
+import type { Witness } from "../../server/witness/witness";
+import { call, removeDir, startTestGateway, type TestGateway } from "../helpers/gateway";
+
+/** A real witness on an ephemeral loopback port, trusting the test gateway's log key. */
+async function startWitness(dir: string, name: string, logKey: string): Promise<{ witness: Witness; url: string; close(): Promise<void> }> {
+  const { witness, server } = createWitness({ dataDir: join(dir, name), keyFile: join(dir, `${name}.key`), name: `witness.test/${name}`, logKeys: [logKey], logger: pino({ level: "silent" }) });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { witness, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => closeServer(server) };
+}
+
+const closeServer = (server: Server) => new Promise<void>((resolve) => server.close(() => resolve()));
+
+/** The log's verifier key, as the gateway of test/helpers (master key 0x07…) signs with it. */
+async function logKeyOf(deployment: Deployment): Promise<string> {
+  const probe = await startTestGateway({ deployment, env: { CHECKPOINT_INTERVAL_MS: "100000", ANCHOR_INTERVAL_MS: "100000" } });
+  const key = probe.gateway.audit.verifierKey;
+  await probe.close();
+  removeDir(probe.dataDir);
+  return key;
+}
+
+describe("witnesses cosign the gateway's checkpoints (C2SP tlog-witness)", function () {
+  const quiet = { CHECKPOINT_INTERVAL_MS: "100000", ANCHOR_INTERVAL_MS: "100000" };
+  let dir: string;
+  let deployment: Deployment;
+  let logKey: string;
+
+  before(async function () {
+    deployment = await deployLedger(hre);
+    logKey = await logKeyOf(deployment);
+  });
+  beforeEach(() => (dir = mkdtempSync(join(tmpdir(), "dul-cosign-"))));
+  afterEach(() => removeDir(dir));
+
+  const grow = (gw: TestGateway, n: number) => gw.gateway.store.appendLog(Array.from({ length: n }, (_, i) => logEntry({ kind: "write", requestId: `r${i}` })));
+
+  it("sends each checkpoint to two real witnesses and publishes the note with both cosignatures", async function () {
+    const w1 = await startWitness(dir, "w1", logKey);
+    const w2 = await startWitness(dir, "w2", logKey);
+    const gw = await startTestGateway({ deployment, env: { ...quiet, WITNESS_URLS: `${w1.url},${w2.url}` } });
+    try {
+      for (const n of [3, 4]) {
+        grow(gw, n);
+        await gw.gateway.audit.checkpoint();
+        await gw.gateway.audit.cosigned();
+      }
+      const { status, body } = await call(gw.url, "/v1/audit/checkpoint", null);
+      expect(status).to.equal(200);
+      expect(parseCheckpointText(body.note)).to.include({ treeSize: 7, rootHash: body.rootHash });
+      expect(body.cosignatures).to.have.length(2);
+      const opened = openNote(body.cosignedNote, [verifierFromKey(logKey), cosignatureVerifier(w1.witness.cosigner.verifierKey), cosignatureVerifier(w2.witness.cosigner.verifierKey)]);
+      expect(opened.verified.map((s) => s.name).sort()).to.deep.equal([parseCheckpointText(body.note).origin, "witness.test/w1", "witness.test/w2"].sort());
+      // The earlier checkpoint kept its own cosignatures.
+      const list = await call(gw.url, "/v1/audit/checkpoints", null);
+      expect(list.body.checkpoints.map((c: { cosignatures: string[] }) => c.cosignatures.length)).to.deep.equal([2, 2]);
+    } finally {
+      await gw.close();
+      removeDir(gw.dataDir);
+      await w1.close();
+      await w2.close();
+    }
+  });
+
+  it("after a restart, learns a witness's size from its 409 and sends the proof from there", async function () {
+    const w1 = await startWitness(dir, "w1", logKey);
+    const env = { ...quiet, WITNESS_URLS: w1.url };
+    const first = await startTestGateway({ deployment, env });
+    grow(first, 5);
+    await first.gateway.audit.checkpoint();
+    await first.gateway.audit.cosigned();
+    await first.close();
+    const second = await startTestGateway({ deployment, dataDir: first.dataDir, env });
+    try {
+      grow(second, 6);
+      await second.gateway.audit.checkpoint();
+      await second.gateway.audit.cosigned();
+      expect(second.gateway.audit.latestCheckpoint()).to.include({ treeSize: 11 });
+      expect(second.gateway.audit.latestCheckpoint()!.cosignatures).to.have.length(1);
+    } finally {
+      await second.close();
+      removeDir(first.dataDir);
+      await w1.close();
+    }
+  });
+
+  it("signs on when a witness is down or hangs: the checkpoint goes out without its cosignature", async function () {
+    const hanging = createServer(() => {
+      /* never answers */
+    });
+    await new Promise<void>((resolve) => hanging.listen(0, "127.0.0.1", resolve));
+    const down = createServer();
+    await new Promise<void>((resolve) => down.listen(0, "127.0.0.1", resolve));
+    const downUrl = `http://127.0.0.1:${(down.address() as AddressInfo).port}`;
+    await closeServer(down);
+    const gw = await startTestGateway({
+      deployment,
+      env: { ...quiet, WITNESS_URLS: `${downUrl},http://127.0.0.1:${(hanging.address() as AddressInfo).port}`, WITNESS_TIMEOUT_MS: "200" },
+    });
+    try {
+      grow(gw, 2);
+      const checkpoint = await gw.gateway.audit.checkpoint();
+      expect(checkpoint).to.include({ treeSize: 2 });
+      expect(checkpoint!.signedNote).to.be.a("string");
+      await gw.gateway.audit.cosigned();
+      expect(gw.gateway.audit.latestCheckpoint()!.cosignatures).to.deep.equal([]);
+    } finally {
+      await gw.close();
+      removeDir(gw.dataDir);
+      hanging.closeAllConnections();
+      await closeServer(hanging);
+    }
+  });
+
+  it("opens a database made before checkpoints were signed notes, and keeps its checkpoints", function () {
+    const file = join(dir, "old.sqlite");
+    const old = new Database(file);
+    old.exec(`CREATE TABLE checkpoints (
+      tree_size INTEGER PRIMARY KEY, root_hash TEXT NOT NULL, origin TEXT NOT NULL, note TEXT NOT NULL,
+      signature TEXT NOT NULL, signer TEXT NOT NULL, signed_at INTEGER NOT NULL)`);
+    old.prepare("INSERT INTO checkpoints VALUES (1, '0x00', 'o', 'n', 's', '0xa', 5)").run();
+    old.close();
+    const store = new SqliteStore(file);
+    try {
+      expect(store.latestCheckpoint()).to.deep.equal({ treeSize: 1, rootHash: "0x00", origin: "o", note: "n", signature: "s", signer: "0xa", signedAt: 5, signedNote: null, cosignatures: [] });
+      store.addCosignatures(1, ["— w x"]);
+      expect(store.listCheckpoints(0, 10)[0].cosignatures).to.deep.equal(["— w x"]);
+    } finally {
+      store.close();
+    }
+  });
+});
