@@ -40,6 +40,8 @@ export interface IndexerOptions {
 /** What the release decision needs to know about the chain, as of the last successful poll. */
 export interface ChainView {
   headNumber: number;
+  /** The head block's hash: a release logs it, so an auditor can tell a head a reorganisation removed. */
+  headHash: string;
   headTime: number;
   indexedBlock: number;
   /** Wall-clock ms when the head was last read successfully. */
@@ -301,7 +303,7 @@ export class Indexer {
     } else {
       this.endpointHeads = [{ url: this.options.primaryUrl ?? "RPC_URL", head: head.number }];
     }
-    this.view = { headNumber: head.number, headTime: head.timestamp, indexedBlock: cursor.blockNumber, polledAt };
+    this.view = { headNumber: head.number, headHash: head.hash.toLowerCase(), headTime: head.timestamp, indexedBlock: cursor.blockNumber, polledAt };
     if (distrustSeq === this.distrustSeq) this.distrustReason = null;
   }
 

@@ -87,7 +87,7 @@ export class DataService {
         purpose,
         grantBlock: grant.blockNumber,
         grantTx: grant.txHash,
-        detail: { grantId: grant.grantId, grantedAt: grant.grantedAt, validUntil: decision.expiresAt, decidedAt: decision.decidedAt, headBlock: decision.headBlock },
+        detail: { grantId: grant.grantId, grantedAt: grant.grantedAt, validUntil: decision.expiresAt, decidedAt: decision.decidedAt, headBlock: decision.headBlock, headHash: decision.headHash, headTime: decision.headTime },
       }),
       { sealed: record.sealed, key, aad: recordAad(subject, category) },
     );

@@ -22,6 +22,9 @@ export interface Decision {
   decidedAt: number;
   /** The chain head the index had read when deciding: which blocks' events the decision could know. */
   headBlock: number;
+  /** That head's hash and block time, logged with each release for the auditor to check against the chain. */
+  headHash: string;
+  headTime: number;
   grant: IndexedGrant | null;
   indexedBlock: number;
 }
@@ -56,6 +59,8 @@ export function decide(
     grant,
     decidedAt: now,
     headBlock: chain.headNumber,
+    headHash: chain.headHash,
+    headTime: chain.headTime,
     indexedBlock: chain.indexedBlock,
   });
 
@@ -84,5 +89,5 @@ export function decide(
   }
   // Half-open window [grantedAt, expiresAt): at expiresAt the grant has ended.
   if (now >= expiresAt) return deny(ending, grant, expiresAt);
-  return { allowed: true, reason: null, expiresAt, grant, decidedAt: now, headBlock: chain.headNumber, indexedBlock: chain.indexedBlock };
+  return { allowed: true, reason: null, expiresAt, grant, decidedAt: now, headBlock: chain.headNumber, headHash: chain.headHash, headTime: chain.headTime, indexedBlock: chain.indexedBlock };
 }
