@@ -2,7 +2,7 @@ import { Interface } from "ethers";
 import { AuditAnchor__factory } from "../typechain-types";
 import type { Deployment } from "../core/deployment";
 import { decodeRegistryLog, registryInterface } from "../server/chain/registryEvents";
-import { getLogs, type RpcProvider } from "../server/chain/logs";
+import { getBlockHeader, getLogs, type RpcProvider } from "../server/chain/logs";
 import type { ChainEvent } from "../server/store/types";
 import { grantValidity, type GrantEnd } from "../core/grantValidity";
 
@@ -15,6 +15,21 @@ export interface ChainAnchor {
   txHash: string;
 }
 
+/** The log AuditAnchor registered (its LogRegistered event): the staleness window comes from here, never from the gateway. */
+export interface ChainLogInfo {
+  logId: string;
+  origin: string;
+  noteKey: string;
+  maxHeadAgeSeconds: number;
+  blockNumber: number;
+}
+
+/** A canonical block as the auditor read it. */
+export interface ChainBlock {
+  hash: string;
+  timestamp: number;
+}
+
 export interface ChainHistory {
   /** Every registry event, in chain order, with its block's time. */
   events: ChainEvent[];
@@ -24,6 +39,10 @@ export interface ChainHistory {
   headBlock: number;
   /** Whether an address holds AuditAnchor's anchoring role now. */
   isAnchorer(address: string): Promise<boolean>;
+  /** The canonical chain's block at a height (null above the head), read once per height. */
+  blockAt(blockNumber: number): Promise<ChainBlock | null>;
+  /** The registered log, or null when none is: every release then fails closed. */
+  log?: ChainLogInfo | null;
 }
 
 const anchorInterface = new Interface(AuditAnchor__factory.abi);
@@ -70,12 +89,22 @@ export async function readChainHistory(provider: RpcProvider, deployment: Deploy
   }
   const anchorContract = AuditAnchor__factory.connect(anchor.address, provider);
   const role = await anchorContract.ANCHORER_ROLE();
+  const blocks = new Map<number, Promise<ChainBlock | null>>();
+  const blockAt = (blockNumber: number) => {
+    let block = blocks.get(blockNumber);
+    if (!block) {
+      block = blockNumber > head.number || blockNumber < 0 ? Promise.resolve(null) : getBlockHeader(provider, blockNumber).then((b) => ({ hash: b.hash.toLowerCase(), timestamp: b.timestamp }));
+      blocks.set(blockNumber, block);
+    }
+    return block;
+  };
   return {
     events,
     anchors,
     headTime: head.timestamp,
     headBlock: head.number,
     isAnchorer: (address) => anchorContract.hasRole(role, address),
+    blockAt,
   };
 }
 

@@ -121,9 +121,19 @@ describe("audit ledger (step 4): a verifiable access log anchored on-chain", fun
     }
   }
 
+  /**
+   * The history with a staleness window, as AuditAnchor's registration of the log gives it: the
+   * gateway's own MAX_HEAD_AGE_SECONDS, when the deployment does not register one yet.
+   */
+  const withWindow = (h: ChainHistory): ChainHistory => ({ ...h, log: h.log ?? { logId: "0x", origin: "test", noteKey: "0x", maxHeadAgeSeconds: 30, blockNumber: 0 } });
   const verifyTampered = async (sql: (db: Database.Database) => void) => {
     const log = tampered(sql);
-    return verifyLog({ ...log, history, graceSeconds: 0 });
+    return verifyLog({ ...log, history: withWindow(history), graceSeconds: 0 });
+  };
+  /** A release's head fields as the gateway logs them, for the chain's latest block. */
+  const latestHead = async () => {
+    const block = (await hre.ethers.provider.getBlock("latest"))!;
+    return { decidedAt: block.timestamp, headBlock: block.number, headHash: block.hash!.toLowerCase(), headTime: block.timestamp };
   };
   const rulesAt = (report: Awaited<ReturnType<typeof verifyLog>>) => report.violations.map((v) => `${v.rule}@${v.index}`);
 
@@ -182,8 +192,14 @@ describe("audit ledger (step 4): a verifiable access log anchored on-chain", fun
   });
 
   it("verifies the honest log of the day clean, in process and with the `dul audit` command", async function () {
-    const report = await verifyLog({ entries: entriesOf(gw.gateway.store), checkpoints: gw.gateway.store.listCheckpoints(0, 1e9), history, graceSeconds: 0 });
+    const report = await verifyLog({ entries: entriesOf(gw.gateway.store), checkpoints: gw.gateway.store.listCheckpoints(0, 1e9), history: withWindow(history), graceSeconds: 0 });
     expect(report.violations).to.deep.equal([]);
+    expect(report.findings).to.deep.equal([]);
+    for (const i of [marks.releaseAnchoredAlone, marks.release4]) {
+      const { headBlock, headHash, headTime } = entriesOf(gw.gateway.store)[i].detail as { headBlock: number; headHash: string; headTime: number };
+      const block = (await hre.ethers.provider.getBlock(headBlock))!;
+      expect({ headHash, headTime }).to.deep.equal({ headHash: block.hash!.toLowerCase(), headTime: block.timestamp });
+    }
     expect(report.releases).to.equal(4);
     expect(report.grantEnds).to.equal(3);
     expect(report.dataExpiries).to.equal(1);
@@ -195,8 +211,14 @@ describe("audit ledger (step 4): a verifiable access log anchored on-chain", fun
       const deploymentFile = join(dir, "31337.json");
       writeFileSync(deploymentFile, JSON.stringify(gw.deployment));
       const args = ["bin/dul.js", "audit", "verify", "--rpc", `http://127.0.0.1:${port}`, "--deployment", deploymentFile, "--gateway", gw.url, "--grace", "0", "--save-log", join(dir, "log.json")];
-      const ok = await run(process.execPath, args, { env: { ...process.env, DUL_AUDITOR_KEY: hardhatKey(8) } });
-      expect(ok.stdout).to.contain("OK: every release was covered");
+      const verified = await run(process.execPath, args, { env: { ...process.env, DUL_AUDITOR_KEY: hardhatKey(8) } }).catch((e) => e);
+      if (history.log) expect(verified.stdout).to.contain("OK: every release was covered");
+      else {
+        // No log registered on AuditAnchor: no staleness window, and the command fails closed on every release.
+        expect(verified.code).to.equal(1);
+        expect(verified.stdout.match(/^\d+\s+release-no-window/gm)).to.have.length(report.releases);
+        expect(verified.stdout).not.to.match(/release-(?!no-window)[a-z-]+/);
+      }
 
       const historyOut = await run(process.execPath, ["bin/dul.js", "audit", "history", "--rpc", `http://127.0.0.1:${port}`, "--deployment", deploymentFile, "--subject", subject.address, "--format", "csv"]);
       const lines = historyOut.stdout.trim().split("\n");
@@ -212,7 +234,7 @@ describe("audit ledger (step 4): a verifiable access log anchored on-chain", fun
       // The saved log, with a forged release appended, fails from the file alone with exit code 1.
       const saved = JSON.parse(readFileSync(join(dir, "log.json"), "utf8")) as { entries: AuditEntry[] };
       const lastEntry = saved.entries[saved.entries.length - 1];
-      const forged: AuditEntry = { ...saved.entries[marks.release2], index: lastEntry.index + 1, prevHash: entryLeafHash(lastEntry), detail: { decidedAt: await time.latest() } };
+      const forged: AuditEntry = { ...saved.entries[marks.release2], index: lastEntry.index + 1, prevHash: entryLeafHash(lastEntry), at: Date.now(), detail: { ...saved.entries[marks.release2].detail, ...(await latestHead()) } };
       saved.entries.push(forged);
       writeFileSync(join(dir, "log.json"), JSON.stringify(saved));
       const failed = await run(process.execPath, ["bin/dul.js", "audit", "verify", "--rpc", `http://127.0.0.1:${port}`, "--deployment", deploymentFile, "--log", join(dir, "log.json"), "--grace", "0"]).catch((e) => e);
@@ -283,19 +305,19 @@ describe("audit ledger (step 4): a verifiable access log anchored on-chain", fun
     const note = checkpointNote(origin, tree.size, root);
     const resigned = [{ treeSize: tree.size, rootHash: root, origin, note, signature: await signer.signMessage(note), signer: signer.address.toLowerCase(), signedAt: Date.now() }];
 
-    const report = await verifyLog({ entries: rewritten.entries, checkpoints: resigned, history, graceSeconds: 0 });
+    const report = await verifyLog({ entries: rewritten.entries, checkpoints: resigned, history: withWindow(history), graceSeconds: 0 });
     expect(report.violations.filter((v) => v.rule === "entry-altered")).to.deep.equal([]);
     expectNamed(report, "anchor-mismatch", k);
     expect(report.violations.find((v) => v.rule === "anchor-mismatch" && v.index === k)!.evidence).to.contain(`[${k}, ${k + 1})`);
   });
 
   it("names a release written into the database for a revoked grant, and one for an expired grant", async function () {
-    const now = await time.latest();
+    const head = await latestHead();
     let revokedAt = 0;
     let expiredAt = 0;
     const report = await verifyTampered((db) => {
-      revokedAt = appendForged(db, { category: "audit.phone", detail: { decidedAt: now } });
-      expiredAt = appendForged(db, { category: "audit.history", detail: { decidedAt: now } });
+      revokedAt = appendForged(db, { category: "audit.phone", detail: head });
+      expiredAt = appendForged(db, { category: "audit.history", detail: head });
     });
     expectNamed(report, "release-revoked", revokedAt);
     expectNamed(report, "release-expired", expiredAt);
@@ -308,7 +330,7 @@ describe("audit ledger (step 4): a verifiable access log anchored on-chain", fun
     gw.gateway.store.db.prepare("UPDATE grants SET end_handled = 1 WHERE grant_id = ?").run(grantId);
     await time.increase(60);
     await settle();
-    const report = await verifyLog({ entries: entriesOf(gw.gateway.store), checkpoints: [], history: await readChainHistory(hre.ethers.provider, gw.deployment), graceSeconds: 0 });
+    const report = await verifyLog({ entries: entriesOf(gw.gateway.store), checkpoints: [], history: withWindow(await readChainHistory(hre.ethers.provider, gw.deployment)), graceSeconds: 0 });
     expect(report.violations.map((v) => v.rule)).to.deep.equal(["deletion-order-missing"]);
     expect(report.violations[0].evidence).to.contain(grantId);
   });
