@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { withCosignatures } from "../../core/checkpoint";
-import { GatewayError } from "../errors";
+import { GatewayError, forbidden } from "../errors";
 import type { Roles } from "../auth/roles";
 import type { AuditLog } from "../audit/auditLog";
 import type { AccessLogStore } from "../store/types";
@@ -67,6 +67,34 @@ export function auditRoutes(deps: { audit: AuditLog; log: Pick<AccessLogStore, "
       query: z.object({ index, treeSize: index }),
       responses: { 200: "{ index, treeSize, leafHash, proof }", 400: "index or size out of range" },
       handler: async ({ query }) => ({ body: audit.inclusionProof(query.index, query.treeSize, await deps.log.durableLogSize()) }),
+    }),
+    route({
+      method: "get",
+      path: "/v1/audit/releases/:auditIndex/proof",
+      summary: "For the service a release went to: its log entry, the latest signed checkpoint covering it, and the inclusion proof",
+      tags: ["audit"],
+      auth: true,
+      params: z.object({ auditIndex: index }),
+      responses: {
+        200: "{ entry, checkpoint, proof: { index, treeSize, leafHash, proof } }",
+        400: "invalid input",
+        401: "not signed in",
+        403: "the entry is not a release to the caller",
+        409: "NOT_YET_CHECKPOINTED: no signed checkpoint covers the entry yet; ask again after the next one",
+      },
+      handler: async ({ params, caller }) => {
+        const auditIndex = params.auditIndex;
+        // The checkpoint first: the durable size read after it covers every entry it signed.
+        const checkpoint = audit.latestCheckpoint();
+        const durable = await deps.log.durableLogSize();
+        const [entry] = auditIndex < durable ? deps.log.readLog(auditIndex, auditIndex + 1) : [];
+        // One answer for "no such entry" and "not yours": a service learns nothing of others' entries.
+        if (!entry || entry.kind !== "release" || entry.grantee !== caller) throw forbidden(`entry ${auditIndex} is not a release to ${caller}`);
+        if (!checkpoint || checkpoint.treeSize <= auditIndex) {
+          throw new GatewayError("NOT_YET_CHECKPOINTED", `no signed checkpoint covers entry ${auditIndex} yet (latest size ${checkpoint?.treeSize ?? 0}); ask again after the next one`);
+        }
+        return { body: { entry, checkpoint, proof: audit.inclusionProof(auditIndex, checkpoint.treeSize, durable) } };
+      },
     }),
     route({
       method: "get",
