@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import Database from "better-sqlite3";
 import { HDNodeWallet, hexlify, Wallet } from "ethers";
-import { time } from "@nomicfoundation/hardhat-network-helpers";
+import { mine, time } from "@nomicfoundation/hardhat-network-helpers";
 import { TASK_NODE_CREATE_SERVER } from "hardhat/builtin-tasks/task-names";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
 import { DataUseRegistry__factory, type DataUseRegistry } from "../../typechain-types";
@@ -49,6 +49,9 @@ describe("audit ledger (step 4): a verifiable access log anchored on-chain", fun
     return res.body.auditIndex as number;
   };
   const grant = async (category: string, seconds: number) => {
+    // A block mined now carries the chain's clock as it runs after a time jump, which an idle
+    // stretch under load leaves far ahead of the latest block's time.
+    await mine();
     await (await registry.grant(service.address, labelToId(category), labelToId(purpose), (await chainNow()) + seconds)).wait();
     await synced(gw.gateway);
   };
