@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { VALIDITY_CASES, type Outcome } from "./validityCases";
-import { coarse, deployValidityChain, runCase, type Answer, type ValidityChain } from "./validityHarness";
+import { coarse, deployValidityChain, releaseValidityChain, runCase, type Answer, type ValidityChain } from "./validityHarness";
 
 /** What each implementation should answer to a query, by the table. */
 function expected(answer: Answer): Partial<Record<keyof Answer, unknown>> {
@@ -26,6 +26,10 @@ describe("grant validity: one table, four implementations", function () {
 
   before(async function () {
     chain = await deployValidityChain();
+  });
+
+  after(async function () {
+    await releaseValidityChain(chain);
   });
 
   for (const validityCase of VALIDITY_CASES) {

@@ -11,7 +11,8 @@ import { SqliteStore } from "../../server/store/sqlite";
 import { DeletionStore } from "../../server/deletion/deletionStore";
 import { Indexer } from "../../server/chain/indexer";
 import { decide } from "../../server/grants/decision";
-import { grantStateAt, grantTimelines, readChainHistory } from "../../auditor/history";
+import { grantStateAt, grantTimelines, readChainHistory, type GrantState } from "../../auditor/history";
+import type { ChainEvent } from "../../server/store/types";
 import { DEFAULT_KEY, type Action, type Category, type GrantKey, type Grantee, type Outcome, type Purpose, type Query, type Subject, type ValidityCase } from "./validityCases";
 
 const CATEGORY_LABELS: Record<Category, string> = { email: "contact.email", phone: "contact.phone" };
@@ -26,10 +27,17 @@ export interface ValidityChain {
   subjects: Record<Subject, HardhatEthersSigner>;
   grantees: Record<Grantee, string>;
   snapshot: string;
+  initial: string;
+}
+
+/** Takes the chain back to before the ledger was deployed for these cases. */
+export async function releaseValidityChain(chain: ValidityChain): Promise<void> {
+  await hre.network.provider.send("evm_revert", [chain.initial]);
 }
 
 export async function deployValidityChain(): Promise<ValidityChain> {
   await loadFastKeccak();
+  const initial = (await hre.network.provider.send("evm_snapshot")) as string;
   const signers = await hre.ethers.getSigners();
   const deployment = await deployLedger(hre);
   const registry = DataUseRegistry__factory.connect(deployment.contracts.DataUseRegistry.address, hre.ethers.provider);
@@ -40,6 +48,7 @@ export async function deployValidityChain(): Promise<ValidityChain> {
     subjects: { alice: signers[1], bob: signers[2] },
     grantees: { svc: signers[3].address, other: signers[4].address },
     snapshot,
+    initial,
   };
 }
 
@@ -52,6 +61,10 @@ export interface Answer {
   auditor: Outcome;
   /** The grant's own record is live (not revoked, not cut off, not past its own expiry): the contract's `_isActive`. */
   active: { contract: boolean; listGrants: boolean; activeGrantsOnCategory: boolean };
+  /** The head block the query was asked at. */
+  headBlock: number;
+  /** The auditor's replay at the query's instant over the events `counts` admits (null: never issued). */
+  replay(counts: (e: ChainEvent) => boolean): GrantState | null;
 }
 
 const CONTRACT_OUTCOMES: Outcome[] = ["valid", "no-grant", "expired", "revoked", "data-expired"];
@@ -182,6 +195,8 @@ export async function runCase(chain: ValidityChain, validityCase: ValidityCase):
         decide: decision.allowed ? "valid" : DECIDE_OUTCOMES[decision.reason!],
         sql: store.getGrant(id.subject, id.grantId) === null ? "no-grant" : (endedHere?.reason as Outcome | undefined) ?? "valid",
         auditor: "valid", // filled below, from the whole history
+        headBlock: block.number,
+        replay: () => null, // likewise
         active: {
           contract: record.grantee !== "0x0000000000000000000000000000000000000000" && record.expiresAt > BigInt(now) && record.grantedAt > cutoff,
           listGrants: listed.some((g) => g.grantId === id.grantId),
@@ -195,7 +210,9 @@ export async function runCase(chain: ValidityChain, validityCase: ValidityCase):
   const timelines = new Map(grantTimelines(history.events).map((t) => [t.grantId, t]));
   for (const answer of answers) {
     const timeline = timelines.get(ids(answer.query).grantId);
-    const state = timeline ? grantStateAt(timeline, start + answer.query.at) : null;
+    const time = start + answer.query.at;
+    answer.replay = (counts) => (timeline ? grantStateAt(timeline, time, counts) : null);
+    const state = answer.replay((e) => e.blockTime <= time);
     answer.auditor = !state?.issued ? "no-grant" : state.valid ? "valid" : state.reason!;
   }
   store.close();
