@@ -373,6 +373,15 @@ export const VALIDITY_CASES: ValidityCase[] = [
     queries: [q(9, "revoked", { confirmations: 2 }), q(9, "revoked-all", { confirmations: 2, grantee: "other" })],
   },
   {
+    name: "two unconfirmed extensions in a row: the confirmed expiry holds",
+    actions: [
+      { at: 0, do: "grant", expiresAt: 10 },
+      { at: 8, do: "changeExpiry", expiresAt: 20 },
+      { at: 9, do: "changeExpiry", expiresAt: 30 },
+    ],
+    queries: [q(10, "expired", { confirmations: 3 }), q(10, "valid", { confirmations: 2 }), q(10, "valid")],
+  },
+  {
     name: "an unconfirmed extension then an unconfirmed shortening below the confirmed expiry: the shortening counts",
     actions: [
       { at: 0, do: "grant", expiresAt: 20 },
@@ -380,6 +389,15 @@ export const VALIDITY_CASES: ValidityCase[] = [
       { at: 9, do: "changeExpiry", expiresAt: 10 },
     ],
     queries: [q(9, "valid", { confirmations: 3 }), q(10, "expired", { confirmations: 3 })],
+  },
+  {
+    name: "an expiry shortened and moved back within one unconfirmed block: the confirmed expiry holds",
+    actions: [
+      { at: 0, do: "grant", expiresAt: 10 },
+      { at: 8, do: "changeExpiry", expiresAt: 9 },
+      { at: 8, do: "grant", expiresAt: 10 },
+    ],
+    queries: [q(9, "valid", { confirmations: 3 }), q(9, "valid")],
   },
   {
     name: "an unconfirmed data expiry earlier than the grant's counts at once",
@@ -397,6 +415,16 @@ export const VALIDITY_CASES: ValidityCase[] = [
       { at: 11, do: "setDataExpiry", expiresAt: 0 },
     ],
     queries: [q(11, "data-expired", { confirmations: 2 }), q(13, "valid", { confirmations: 2 })],
+  },
+  {
+    name: "a data expiry cleared and set later, both unconfirmed: the confirmed data expiry holds",
+    actions: [
+      { at: 0, do: "grant", expiresAt: 100 },
+      { at: 1, do: "setDataExpiry", expiresAt: 10 },
+      { at: 8, do: "setDataExpiry", expiresAt: 0 },
+      { at: 9, do: "setDataExpiry", expiresAt: 20 },
+    ],
+    queries: [q(10, "data-expired", { confirmations: 3 }), q(10, "valid")],
   },
   {
     name: "a grant issued again after expiry counts only once confirmed",
