@@ -25,13 +25,13 @@ export class SignInError extends Error {
  * come from the gateway's /v1/config; `overrides` replace them (and the nonce) to test refusals.
  */
 export async function signIn(base: string, signer: Signer, overrides: Partial<{ domain: string; chainId: number; nonce: string }> = {}): Promise<string> {
-  const config = await getJson<{ domain: string; chainId: number }>(`${base}/v1/config`);
+  const config = await getJson<{ domain: string; origin: string; chainId: number }>(`${base}/v1/config`);
   const nonce = overrides.nonce ?? (await getJson<{ nonce: string }>(`${base}/v1/auth/nonce`)).nonce;
   const message = new SiweMessage({
     domain: overrides.domain ?? config.domain,
     address: await signer.getAddress(),
     statement: "Sign in to the data-use-ledger gateway",
-    uri: base,
+    uri: config.origin,
     version: "1",
     chainId: overrides.chainId ?? config.chainId,
     nonce,

@@ -73,7 +73,7 @@ export function createGateway(deps: GatewayDeps) {
   );
   const domain = env.PUBLIC_ORIGIN ? new URL(env.PUBLIC_ORIGIN).host : `${env.HOST}:${env.PORT}`;
   const auth = new SiweAuth(
-    { domain, chainId: env.CHAIN_ID, tokenTtlSeconds: env.TOKEN_TTL_SECONDS },
+    { domain, origin: publicUrlOf(env), chainId: env.CHAIN_ID, tokenTtlSeconds: env.TOKEN_TTL_SECONDS },
     new TokenSigner(Keyring.derive(deps.masterKey, "session-tokens")),
     deps.provider,
   );
@@ -108,6 +108,7 @@ export function createGateway(deps: GatewayDeps) {
     publicConfig: async () => ({
       chainId: deployment.chainId,
       domain,
+      origin: new URL(publicUrl).origin,
       gatewayAddress: await deps.signer.getAddress(),
       contracts: {
         DataUseRegistry: { address: registry.address, blockNumber: registry.blockNumber },

@@ -7,10 +7,16 @@ import { TokenSigner } from "./tokens";
 export interface SiweOptions {
   /** The RFC 4501 authority the wallet signs in to, e.g. `127.0.0.1:8080`. */
   domain: string;
+  /** This gateway's origin: a message's URI must lie under it. */
+  origin: string;
   chainId: number;
   tokenTtlSeconds: number;
   /** How long an issued nonce may wait for its login. */
   nonceTtlMs?: number;
+  /** The most nonces waiting at once; past it the oldest is dropped (default 100,000). */
+  maxPendingNonces?: number;
+  /** Where nonces come from (tests inject a vector's). */
+  nonceSource?: () => string;
 }
 
 export interface Session {
@@ -24,6 +30,7 @@ export interface Session {
  * the `siwe` package, which falls back to EIP-1271 through the provider for contract wallets.
  */
 export class SiweAuth {
+  /** Nonce → expiry. All share one lifetime, so insertion order is expiry order: the oldest come first. */
   private readonly nonces = new Map<string, number>();
 
   constructor(
@@ -34,9 +41,18 @@ export class SiweAuth {
 
   newNonce(now = Date.now()): string {
     this.pruneNonces(now);
-    const nonce = randomBytes(16).toString("hex");
+    const nonce = this.options.nonceSource?.() ?? randomBytes(16).toString("hex");
+    this.nonces.delete(nonce);
     this.nonces.set(nonce, now + (this.options.nonceTtlMs ?? 10 * 60_000));
     return nonce;
+  }
+
+  get pendingNonces(): number {
+    return this.nonces.size;
+  }
+
+  hasNonce(nonce: string): boolean {
+    return this.nonces.has(nonce);
   }
 
   async login(message: string, signature: string, now = Date.now()): Promise<Session> {
@@ -49,9 +65,14 @@ export class SiweAuth {
     if (parsed.domain !== this.options.domain) {
       throw unauthenticated(`the message signs in to ${parsed.domain}, not ${this.options.domain}`);
     }
+    if (!this.underOrigin(parsed.uri)) {
+      throw unauthenticated(`the message's URI ${parsed.uri} is not under ${this.options.origin}`);
+    }
     if (parsed.chainId !== this.options.chainId) {
       throw unauthenticated(`the message is for chain ${parsed.chainId}, not ${this.options.chainId}`);
     }
+    // The route's schema checks this too; here it keeps a caller of login() from the verifier's own errors.
+    if (!/^0x(?:[0-9a-fA-F]{2})+$/.test(signature)) throw unauthenticated("the signature is not 0x-prefixed hex bytes");
     const nonceExpiry = this.nonces.get(parsed.nonce);
     // Consumed before the signature check so that a nonce never serves twice, whatever the outcome.
     this.nonces.delete(parsed.nonce);
@@ -79,8 +100,20 @@ export class SiweAuth {
     return this.tokens.verify(token, this.options.domain, this.options.chainId)?.address ?? null;
   }
 
+  private underOrigin(uri: string): boolean {
+    try {
+      return new URL(uri).origin === new URL(this.options.origin).origin;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Drops expired nonces from the front, then the oldest past the cap: each nonce is visited once. */
   private pruneNonces(now: number): void {
-    if (this.nonces.size < 10_000) return;
-    for (const [nonce, expiry] of this.nonces) if (expiry < now) this.nonces.delete(nonce);
+    const cap = (this.options.maxPendingNonces ?? 100_000) - 1;
+    for (const [nonce, expiry] of this.nonces) {
+      if (expiry >= now && this.nonces.size <= cap) break;
+      this.nonces.delete(nonce);
+    }
   }
 }

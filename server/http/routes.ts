@@ -17,6 +17,8 @@ export interface RouteDeps {
 export interface PublicConfig {
   chainId: number;
   domain: string;
+  /** The gateway's origin: the URI a sign-in message names. */
+  origin: string;
   gatewayAddress: string;
   contracts: Record<"DataUseRegistry" | "AuditAnchor", { address: string; blockNumber: number }>;
 }

@@ -133,7 +133,7 @@ export async function signIn(provider: Eip1193Provider, account: string, config:
     domain: config.domain,
     address: account,
     statement: "Sign in to the data-use-ledger gateway",
-    uri: window.location.origin,
+    uri: config.origin,
     chainId: config.chainId,
     nonce,
     issuedAt: new Date().toISOString(),
