@@ -1,4 +1,5 @@
 import type { DenyCode } from "../../core/errorCodes";
+import { DENY_CODE_OF_END, grantValidity } from "../../core/grantValidity";
 import type { IndexStore, IndexedGrant } from "../store/types";
 import type { ChainView } from "../chain/indexer";
 
@@ -30,8 +31,8 @@ export interface Decision {
 }
 
 /**
- * Decides from the index whether `grantee` may use the data now. It mirrors DataUseRegistry.check
- * and adds what only the gateway knows:
+ * Decides from the index whether `grantee` may use the data now, by DataUseRegistry.check's rule
+ * (core/grantValidity), and adds what only the gateway knows:
  * - "now" is the later of the chain head's time and the wall clock: either one reaching the expiry
  *   ends the grant;
  * - a grant counts only once its issuing block has `confirmations` blocks on top; an unconfirmed
@@ -66,28 +67,24 @@ export function decide(
 
   const grant = store.getGrant(query.subject, query.grantId);
   if (!grant || grant.issuedBlock > confirmedBlock) return deny("NO_GRANT", null, null);
-  if (grant.expiresAt === 0) return deny("GRANT_REVOKED", grant, 0);
-  const cutoff = store.getCutoff(query.subject, query.grantee);
-  if (cutoff && grant.grantedAt <= cutoff.revokedAt) return deny("GRANT_REVOKED", grant, 0);
 
   // Changes after the confirmed block count only where they end access sooner: against the state
   // as of that block, not the value before the latest change (two extensions in a row would
-  // otherwise make the first, unconfirmed, count).
-  let expiresAt =
-    grant.blockNumber > confirmedBlock ? Math.min(grant.expiresAt, store.grantExpiryAt(query.subject, query.grantId, confirmedBlock) ?? 0) : grant.expiresAt;
-  let ending: DenyCode = "GRANT_EXPIRED";
+  // otherwise make the first, unconfirmed, count). A revocation (expiry 0) counts at once.
+  const expiresAt =
+    grant.expiresAt !== 0 && grant.blockNumber > confirmedBlock
+      ? Math.min(grant.expiresAt, store.grantExpiryAt(query.subject, query.grantId, confirmedBlock) ?? 0)
+      : grant.expiresAt;
+  let dataExpiresAt = 0;
   const dataExpiry = store.getDataExpiry(query.subject, query.category);
   if (dataExpiry) {
     const candidates = [dataExpiry.expiresAt];
     if (dataExpiry.blockNumber > confirmedBlock) candidates.push(store.dataExpiryAt(query.subject, query.category, confirmedBlock));
     const set = candidates.filter((t) => t !== 0);
-    const dataExpiresAt = set.length > 0 ? Math.min(...set) : 0;
-    if (dataExpiresAt !== 0 && dataExpiresAt < expiresAt) {
-      expiresAt = dataExpiresAt;
-      ending = "DATA_EXPIRED";
-    }
+    if (set.length > 0) dataExpiresAt = Math.min(...set);
   }
-  // Half-open window [grantedAt, expiresAt): at expiresAt the grant has ended.
-  if (now >= expiresAt) return deny(ending, grant, expiresAt);
-  return { allowed: true, reason: null, expiresAt, grant, decidedAt: now, headBlock: chain.headNumber, headHash: chain.headHash, headTime: chain.headTime, indexedBlock: chain.indexedBlock };
+  const allRevokedAt = store.getCutoff(query.subject, query.grantee)?.revokedAt ?? 0;
+  const validity = grantValidity({ grantedAt: grant.grantedAt, expiresAt, allRevokedAt, dataExpiresAt }, now);
+  if (!validity.valid) return deny(DENY_CODE_OF_END[validity.reason!], grant, validity.expiresAt);
+  return { allowed: true, reason: null, expiresAt: validity.expiresAt, grant, decidedAt: now, headBlock: chain.headNumber, headHash: chain.headHash, headTime: chain.headTime, indexedBlock: chain.indexedBlock };
 }
