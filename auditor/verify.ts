@@ -2,6 +2,7 @@ import { hexlify, verifyMessage } from "ethers";
 import { checkpointNote, type AuditEntry } from "../core/auditEntry";
 import { LogReplay } from "../core/logReplay";
 import type { SignedCheckpoint } from "../server/store/types";
+import { checkCheckpointNotes } from "./witnessCheck";
 import { grantStateAt, grantTimelines, type ChainHistory, type GrantTimeline } from "./history";
 import { checkReleases, type Finding, type ReleaseRule } from "./releases";
 
@@ -15,6 +16,9 @@ export type Rule =
   | "checkpoint-signature"
   | "checkpoint-mismatch"
   | "checkpoint-beyond-log"
+  | "checkpoint-note-signature"
+  | "checkpoint-cosignature"
+  | "checkpoint-unwitnessed"
   | "anchor-mismatch"
   | "anchor-beyond-log"
   | "equivocation"
@@ -49,6 +53,11 @@ export interface VerifyInput {
   history: ChainHistory;
   /** Grant ends and data expiries younger than this (seconds before the chain head) are not yet due. */
   graceSeconds?: number;
+  /** Witnesses' verifier keys (C2SP tlog-cosignature) whose cosignatures count, and how many the latest checkpoint needs. */
+  witnesses?: readonly string[];
+  quorum?: number;
+  /** The log's Ed25519 note key (0x-hex), when the chain history does not carry it. */
+  logNoteKey?: string | null;
 }
 
 /**
@@ -89,6 +98,8 @@ export async function verifyLog(input: VerifyInput): Promise<VerifyReport> {
     }
     agreed.push({ size: c.treeSize, root: c.rootHash.toLowerCase(), what: `signed checkpoint of size ${c.treeSize}` });
   }
+  // The same checkpoints as C2SP signed notes: the log's Ed25519 key, and the witnesses' quorum.
+  for (const f of checkCheckpointNotes(input.checkpoints, { logNoteKey: input.logNoteKey, witnesses: input.witnesses, quorum: input.quorum }, entries.length)) flag(null, f.rule, f.evidence);
   for (const a of history.anchors) agreed.push({ size: a.treeSize, root: a.rootHash, what: `anchor of size ${a.treeSize} (block ${a.blockNumber}, tx ${a.txHash})` });
   agreed.sort((x, y) => x.size - y.size);
   const bySize = new Map<number, { root: string; what: string }>();

@@ -6,6 +6,7 @@ import { HttpRpcProvider } from "../server/chain/rpcProvider";
 import { deploymentPath, readDeployment, type Deployment } from "../core/deployment";
 import { readChainHistory } from "../auditor/history";
 import { verifyLog, type Violation } from "../auditor/verify";
+import { witnessVerifiers } from "../auditor/witnessCheck";
 import { fetchLog, signIn, type ExportedLog } from "../auditor/gatewayClient";
 import { createWitness } from "../server/witness/witnessServer";
 import { consentReceipts, historyRows, render } from "../auditor/export";
@@ -16,7 +17,9 @@ dul witness --log VKEY [--log VKEY ...] [--key FILE] [--name NAME] [--dir DIR] [
 Commands
   history  [--subject A] [--grantee B] [--format table|json|csv]   every grant's timeline, from chain events alone
   verify   (--gateway URL | --log FILE) [--save-log FILE] [--grace SECONDS] [--format table|json]
-           the log against the chain: tree, signed checkpoints, anchors, releases, deletions; exit 1 on any violation
+           [--witness VKEY ... [--quorum K]]
+           the log against the chain: tree, signed checkpoints, anchors, releases, deletions; exit 1 on any violation;
+           with --witness, the latest checkpoint must carry K (default: all) of these witnesses' cosignatures
   export   --subject A [--format json|csv]                          the subject's grants as consent receipts (Kantara / ISO/IEC TS 27560)
 
 Witness (C2SP tlog-witness: cosigns each checkpoint that extends the last one it cosigned)
@@ -46,6 +49,8 @@ async function main(argv: string[]): Promise<number> {
       log: { type: "string", multiple: true },
       "save-log": { type: "string" },
       grace: { type: "string" },
+      witness: { type: "string", multiple: true },
+      quorum: { type: "string" },
       key: { type: "string" },
       name: { type: "string" },
       dir: { type: "string" },
@@ -90,7 +95,15 @@ async function main(argv: string[]): Promise<number> {
         log = await fetchLog(values.gateway.replace(/\/$/, ""), await signIn(values.gateway.replace(/\/$/, ""), new Wallet(key)));
       } else throw new UsageError("verify needs --gateway URL or --log FILE");
       if (values["save-log"]) writeFileSync(values["save-log"], JSON.stringify(log));
-      const report = await verifyLog({ entries: log.entries, checkpoints: log.checkpoints, history, graceSeconds: values.grace ? Number(values.grace) : undefined });
+      const witnesses = values.witness ?? [];
+      const quorum = values.quorum === undefined ? witnesses.length : Number(values.quorum);
+      if (!Number.isSafeInteger(quorum) || quorum < 0 || quorum > witnesses.length) throw new UsageError(`--quorum must be between 0 and the ${witnesses.length} --witness keys given`);
+      try {
+        witnessVerifiers({ witnesses, quorum });
+      } catch (error) {
+        throw new UsageError(`--witness: ${(error as Error).message}`);
+      }
+      const report = await verifyLog({ entries: log.entries, checkpoints: log.checkpoints, history, graceSeconds: values.grace ? Number(values.grace) : undefined, witnesses, quorum });
       if ((values.format ?? "table") === "json") console.log(JSON.stringify(report, null, 2));
       else {
         console.log(

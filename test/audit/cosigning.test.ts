@@ -8,7 +8,12 @@ import { join } from "node:path";
 import type { AddressInfo } from "node:net";
 import pino from "pino";
 import { cosignatureVerifier, parseCheckpointText } from "../../core/checkpoint";
-import { openNote, verifierFromKey } from "../../core/signedNote";
+import { hexlify } from "ethers";
+import { ed25519Signer, openNote, signNote, verifierFromKey } from "../../core/signedNote";
+import { readChainHistory } from "../../auditor/history";
+import { verifyLog } from "../../auditor/verify";
+import { checkpointNoteKey } from "../../server/audit/noteKey";
+import type { SignedCheckpoint } from "../../server/store/types";
 import { logEntry } from "../../server/audit/accessLog";
 import { createWitness } from "../../server/witness/witnessServer";
 import { SqliteStore } from "../../server/store/sqlite";
@@ -69,6 +74,45 @@ describe("witnesses cosign the gateway's checkpoints (C2SP tlog-witness)", funct
       // The earlier checkpoint kept its own cosignatures.
       const list = await call(gw.url, "/v1/audit/checkpoints", null);
       expect(list.body.checkpoints.map((c: { cosignatures: string[] }) => c.cosignatures.length)).to.deep.equal([2, 2]);
+    } finally {
+      await gw.close();
+      removeDir(gw.dataDir);
+      await w1.close();
+      await w2.close();
+    }
+  });
+
+  it("audit verify --quorum 2 refuses a checkpoint with one cosignature, or a forged one, and passes it with two", async function () {
+    const w1 = await startWitness(dir, "w1", logKey);
+    const w2 = await startWitness(dir, "w2", logKey);
+    const gw = await startTestGateway({ deployment, env: { ...quiet, WITNESS_URLS: `${w1.url},${w2.url}` } });
+    try {
+      grow(gw, 4);
+      await gw.gateway.audit.checkpoint();
+      await gw.gateway.audit.cosigned();
+      const store = gw.gateway.store;
+      const entries = store.readLog(0, store.logSize());
+      const checkpoints = store.listCheckpoints(0, 1000);
+      const history = await readChainHistory(hre.ethers.provider, deployment);
+      const witnesses = [w1.witness.cosigner.verifierKey, w2.witness.cosigner.verifierKey];
+      const logNoteKey = hexlify(checkpointNoteKey(Buffer.alloc(32, 7)).publicKey);
+      const verify = (cps: SignedCheckpoint[], quorum: number) => verifyLog({ entries, checkpoints: cps, history, graceSeconds: 0, witnesses, quorum, logNoteKey });
+      const rules = async (cps: SignedCheckpoint[], quorum: number) => (await verify(cps, quorum)).violations.map((v) => v.rule);
+
+      expect(await rules(checkpoints, 2)).to.deep.equal([]);
+      const oneCosignature = checkpoints.map((c) => ({ ...c, cosignatures: c.cosignatures!.slice(0, 1) }));
+      expect(await rules(oneCosignature, 2)).to.deep.equal(["checkpoint-unwitnessed"]);
+      expect(await rules(oneCosignature, 1)).to.deep.equal([]);
+      // A second line made up by the gateway for a witness that never cosigned.
+      const [line] = checkpoints[0].cosignatures!.filter((l) => l.includes("witness.test/w2"));
+      const bytes = Buffer.from(line.split(" ")[2], "base64");
+      bytes[bytes.length - 1] ^= 1;
+      const forged = [{ ...oneCosignature[0], cosignatures: [...oneCosignature[0].cosignatures!.filter((l) => !l.includes("w2")), `— witness.test/w2 ${bytes.toString("base64")}`] }];
+      expect(await rules(forged, 2)).to.have.members(["checkpoint-cosignature", "checkpoint-unwitnessed"]);
+      // A note signed by a key other than the log's registered one.
+      const impostor = signNote(checkpoints[0].note, [ed25519Signer(checkpoints[0].origin, Buffer.alloc(32, 99))]);
+      expect(await rules([{ ...checkpoints[0], signedNote: impostor }], 0)).to.deep.equal(["checkpoint-note-signature"]);
+      expect(await rules([{ ...checkpoints[0], signedNote: null, cosignatures: [] }], 2)).to.deep.equal(["checkpoint-unwitnessed"]);
     } finally {
       await gw.close();
       removeDir(gw.dataDir);
