@@ -56,7 +56,7 @@ export interface VerifyInput {
   /** Witnesses' verifier keys (C2SP tlog-cosignature) whose cosignatures count, and how many the latest checkpoint needs. */
   witnesses?: readonly string[];
   quorum?: number;
-  /** The log's Ed25519 note key (0x-hex), when the chain history does not carry it. */
+  /** The log's Ed25519 note key (0x-hex); by default the one registered for the log on chain (history.log). */
   logNoteKey?: string | null;
 }
 
@@ -99,7 +99,7 @@ export async function verifyLog(input: VerifyInput): Promise<VerifyReport> {
     agreed.push({ size: c.treeSize, root: c.rootHash.toLowerCase(), what: `signed checkpoint of size ${c.treeSize}` });
   }
   // The same checkpoints as C2SP signed notes: the log's Ed25519 key, and the witnesses' quorum.
-  for (const f of checkCheckpointNotes(input.checkpoints, { logNoteKey: input.logNoteKey, witnesses: input.witnesses, quorum: input.quorum }, entries.length)) flag(null, f.rule, f.evidence);
+  for (const f of checkCheckpointNotes(input.checkpoints, { logNoteKey: input.logNoteKey ?? history.log?.noteKey, logOrigin: history.log?.origin, witnesses: input.witnesses, quorum: input.quorum }, entries.length)) flag(null, f.rule, f.evidence);
   for (const a of history.anchors) agreed.push({ size: a.treeSize, root: a.rootHash, what: `anchor of size ${a.treeSize} (block ${a.blockNumber}, tx ${a.txHash})` });
   agreed.sort((x, y) => x.size - y.size);
   const bySize = new Map<number, { root: string; what: string }>();

@@ -7,6 +7,8 @@ import type { SignedCheckpoint } from "../server/store/types";
 export interface WitnessPolicy {
   /** The log's Ed25519 note key (0x-hex, 32 bytes), as registered for the log on chain. */
   logNoteKey?: string | null;
+  /** The log's registered origin: the key name its notes are signed under. */
+  logOrigin?: string | null;
   /** Witnesses' verifier keys (C2SP tlog-cosignature, type 0x04). */
   witnesses?: readonly string[];
   /** How many of them must have cosigned the latest checkpoint. */
@@ -48,7 +50,9 @@ export function checkCheckpointNotes(checkpoints: readonly SignedCheckpoint[], p
   const findings: NoteFinding[] = [];
   const witnesses = witnessVerifiers(policy);
   const quorum = policy.quorum ?? witnesses.length;
-  const logKey = policy.logNoteKey ? getBytes(policy.logNoteKey) : null;
+  // "0x" (no key registered) checks nothing; a key of another length cannot verify any note.
+  const logKey = policy.logNoteKey && policy.logNoteKey !== "0x" ? getBytes(policy.logNoteKey) : null;
+  if (logKey && logKey.length !== 32) return [{ rule: "checkpoint-note-signature", evidence: `the log's registered note key ${policy.logNoteKey} is not a 32-byte Ed25519 key` }];
   let latest: SignedCheckpoint | null = null;
   const valid = new Map<SignedCheckpoint, number>();
   for (const c of checkpoints) {
@@ -58,7 +62,7 @@ export function checkCheckpointNotes(checkpoints: readonly SignedCheckpoint[], p
     let noteOk = c.signedNote.startsWith(`${c.note}\n`);
     if (!noteOk) findings.push({ rule: "checkpoint-note-signature", evidence: `checkpoint of size ${c.treeSize}: its signed note's text is not the checkpoint's` });
     else if (logKey) {
-      const opened = opens(c.signedNote, logVerifier(c.origin, logKey));
+      const opened = opens(c.signedNote, logVerifier(policy.logOrigin ?? c.origin, logKey));
       noteOk = opened === true;
       if (!noteOk) findings.push({ rule: "checkpoint-note-signature", evidence: `checkpoint of size ${c.treeSize}: its signed note is not signed by the log's registered key${opened instanceof NoteError ? ` (${opened.message})` : ""}` });
     }
