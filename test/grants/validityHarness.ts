@@ -11,7 +11,7 @@ import { SqliteStore } from "../../server/store/sqlite";
 import { DeletionStore } from "../../server/deletion/deletionStore";
 import { Indexer } from "../../server/chain/indexer";
 import { decide } from "../../server/grants/decision";
-import { grantStateAt, grantTimelines, readChainHistory, type GrantState } from "../../auditor/history";
+import { grantStateAt, grantTimelines, readChainHistory, type GrantState, type GrantTimeline } from "../../auditor/history";
 import type { ChainEvent } from "../../server/store/types";
 import { DEFAULT_KEY, type Action, type Category, type GrantKey, type Grantee, type Outcome, type Purpose, type Query, type Subject, type ValidityCase } from "./validityCases";
 
@@ -28,6 +28,8 @@ export interface ValidityChain {
   grantees: Record<Grantee, string>;
   snapshot: string;
   initial: string;
+  /** The latest case run: where its seconds are on the chain, and its grants' timelines. */
+  lastRun?: { start: number; firstBlock: number; lastSecond: number; timelines: Map<string, GrantTimeline> };
 }
 
 /** Takes the chain back to before the ledger was deployed for these cases. */
@@ -50,6 +52,15 @@ export async function deployValidityChain(): Promise<ValidityChain> {
     snapshot,
     initial,
   };
+}
+
+/** A grant's addresses and ids, lower-case, as the index keeps them. */
+function grantIds(chain: ValidityChain, key: GrantKey) {
+  const subject = chain.subjects[key.subject].address.toLowerCase();
+  const grantee = chain.grantees[key.grantee].toLowerCase();
+  const category = labelToId(CATEGORY_LABELS[key.category]).toLowerCase();
+  const purpose = labelToId(PURPOSE_LABELS[key.purpose]).toLowerCase();
+  return { subject, grantee, category, purpose, grantId: grantIdOf(subject, grantee, category, purpose).toLowerCase() };
 }
 
 /** What each implementation answered to one query. `revoked` from the contract and decide() stands for either revocation. */
@@ -111,13 +122,7 @@ export async function runCase(chain: ValidityChain, validityCase: ValidityCase):
   const latest = (await hre.ethers.provider.getBlock("latest"))!;
   const start = latest.timestamp + 10;
   const mineAt = async (second: number) => void (await network.provider.send("evm_mine", [start + second]));
-  const ids = (key: GrantKey) => {
-    const subject = chain.subjects[key.subject].address.toLowerCase();
-    const grantee = chain.grantees[key.grantee].toLowerCase();
-    const category = labelToId(CATEGORY_LABELS[key.category]).toLowerCase();
-    const purpose = labelToId(PURPOSE_LABELS[key.purpose]).toLowerCase();
-    return { subject, grantee, category, purpose, grantId: grantIdOf(subject, grantee, category, purpose).toLowerCase() };
-  };
+  const ids = (key: GrantKey) => grantIds(chain, key);
   const keyOf = (partial: Partial<GrantKey>): GrantKey => ({ ...DEFAULT_KEY, ...partial });
 
   const send = (action: Action): Promise<ContractTransactionResponse> => {
@@ -143,10 +148,11 @@ export async function runCase(chain: ValidityChain, validityCase: ValidityCase):
   const seconds = [...new Set([...validityCase.actions.map((a) => a.at), ...validityCase.queries.map((q) => q.at)])].sort((a, b) => a - b);
   // One block a second from the second before the case starts: confirmations count seconds.
   await mineAt(-1);
+  const firstBlock = (await hre.ethers.provider.getBlockNumber()) + 1;
   let mined = -1;
   for (const second of seconds) {
-    const gap = second - mined - 1;
-    if (gap > 0) await network.provider.send("hardhat_mine", [`0x${gap.toString(16)}`, "0x1"]);
+    // One evm_mine a second: eth_call at some blocks hardhat_mine made answered as if no contract were deployed.
+    for (let empty = mined + 1; empty < second; empty++) await mineAt(empty);
     const actions = validityCase.actions.filter((a) => a.at === second);
     const sent: ContractTransactionResponse[] = [];
     if (actions.length > 0) {
@@ -175,7 +181,8 @@ export async function runCase(chain: ValidityChain, validityCase: ValidityCase):
     const queries = validityCase.queries.filter((q) => q.at === second);
     if (queries.length === 0) continue;
     await indexer.syncOnce();
-    const view = indexer.freshView();
+    // Its own freshness rules (wall clock against head time) are not what these cases hold.
+    const view = indexer.lastView()!;
     if (view.headNumber !== block.number) throw new Error(`the indexer read head ${view.headNumber}, not ${block.number}`);
     const now = start + second;
     const ended = deletions.endedGrants(now, 10_000);
@@ -216,5 +223,32 @@ export async function runCase(chain: ValidityChain, validityCase: ValidityCase):
     answer.auditor = !state?.issued ? "no-grant" : state.valid ? "valid" : state.reason!;
   }
   store.close();
+  chain.lastRun = { start, firstBlock, lastSecond: mined, timelines };
   return answers;
+}
+
+/** One end of a stretch of validity: the first second at which an issuance valid the second before was not. */
+export interface IssuanceEndSeen {
+  grantId: string;
+  grantedAt: number;
+  endedAt: number;
+}
+
+/** The ends the contract's check() showed over the latest run, asked at every second's block. */
+export async function contractEnds(chain: ValidityChain, keys: GrantKey[]): Promise<IssuanceEndSeen[]> {
+  const run = chain.lastRun!;
+  const ends: IssuanceEndSeen[] = [];
+  for (const key of keys) {
+    const id = grantIds(chain, key);
+    let before: { valid: boolean; grantedAt: number } = { valid: false, grantedAt: 0 };
+    for (let second = 0; second <= run.lastSecond; second++) {
+      const blockTag = run.firstBlock + second;
+      const [valid] = await chain.registry.check(id.subject, id.grantee, id.category, id.purpose, { blockTag });
+      const { grantedAt } = await chain.registry.getGrant(id.subject, id.grantId, { blockTag });
+      const now = { valid, grantedAt: Number(grantedAt) };
+      if (before.valid && (!now.valid || now.grantedAt !== before.grantedAt)) ends.push({ grantId: id.grantId, grantedAt: before.grantedAt, endedAt: run.start + second });
+      before = now;
+    }
+  }
+  return ends;
 }
