@@ -3,8 +3,9 @@ import { checkpointNote, type AuditEntry } from "../core/auditEntry";
 import { LogReplay } from "../core/logReplay";
 import type { SignedCheckpoint } from "../server/store/types";
 import { checkCheckpointNotes } from "./witnessCheck";
-import { grantStateAt, grantTimelines, type ChainHistory, type GrantTimeline } from "./history";
+import { grantTimelines, type ChainHistory, type GrantTimeline } from "./history";
 import { checkReleases, type Finding, type ReleaseRule } from "./releases";
+import { dataExpiriesDue, issuanceEnds } from "./grantEnds";
 
 export type { Finding } from "./releases";
 
@@ -124,30 +125,28 @@ export async function verifyLog(input: VerifyInput): Promise<VerifyReport> {
   const timelines = new Map<string, GrantTimeline>(grantTimelines(history.events).map((t) => [t.grantId, t]));
   const { releases, findings } = await checkReleases(entries, history, timelines, flag);
 
-  // 4. Every grant end has a deletion order; every data expiry a deletion receipt.
+  // 4. Every grant end has a deletion order; every data expiry a deletion receipt: every end of
+  // every issuance (a revived grant ends again) and every value a data expiry held that fell due.
   const dueBefore = history.headTime - grace;
   const ordersFor = new Map<string, AuditEntry>();
   const receipts = new Map<string, AuditEntry>();
   for (const entry of entries) {
-    const detail = (entry.detail ?? {}) as { grantId?: string; grantedAt?: number; rule?: string; categoryId?: string; expiresAt?: number };
-    if (entry.kind === "deletion-order" && detail.grantId) ordersFor.set(`${detail.grantId}|${detail.grantedAt}`, entry);
+    const detail = (entry.detail ?? {}) as { grantId?: string; grantedAt?: number; endedAt?: number; rule?: string; categoryId?: string; expiresAt?: number };
+    if (entry.kind === "deletion-order" && detail.grantId) ordersFor.set(`${detail.grantId}|${detail.grantedAt}|${detail.endedAt}`, entry);
     if (entry.kind === "deletion" && detail.rule === "data-expiry") receipts.set(`${entry.subject}|${detail.categoryId}|${detail.expiresAt}`, entry);
   }
   const lateness: number[] = [];
   let grantEnds = 0;
   for (const timeline of timelines.values()) {
-    const state = grantStateAt(timeline, history.headTime, () => true);
-    if (state.endsAt === null || state.valid || state.endsAt > dueBefore) continue;
-    grantEnds += 1;
-    const order = ordersFor.get(`${timeline.grantId}|${state.grantedAt}`);
-    if (!order) flag(null, "deletion-order-missing", `grant ${timeline.grantId} (${timeline.subject} → ${timeline.grantee}) ended at ${state.endsAt} (${state.reason}) and no deletion order was logged`);
-    else lateness.push(Math.max(0, Math.floor(order.at / 1000) - state.endsAt));
+    for (const end of issuanceEnds(timeline, dueBefore)) {
+      grantEnds += 1;
+      const order = ordersFor.get(`${end.grantId}|${end.grantedAt}|${end.endedAt}`);
+      if (!order) flag(null, "deletion-order-missing", `grant ${end.grantId} (${end.subject} → ${end.grantee}) issued at ${end.grantedAt} ended at ${end.endedAt} (${end.reason}) and no deletion order was logged`);
+      else lateness.push(Math.max(0, Math.floor(order.at / 1000) - end.endedAt));
+    }
   }
-  const finalDataExpiries = new Map<string, { subject: string; category: string; expiresAt: number }>();
-  for (const e of history.events) if (e.kind === "dataExpiry") finalDataExpiries.set(`${e.subject}|${e.category}`, { subject: e.subject, category: e.category!, expiresAt: e.expiresAt! });
   let dataExpiries = 0;
-  for (const d of finalDataExpiries.values()) {
-    if (d.expiresAt === 0 || d.expiresAt > dueBefore) continue;
+  for (const d of dataExpiriesDue(history.events, dueBefore)) {
     dataExpiries += 1;
     const receipt = receipts.get(`${d.subject}|${d.category}|${d.expiresAt}`);
     if (!receipt) flag(null, "deletion-receipt-missing", `${d.subject}'s data of category ${d.category} expired at ${d.expiresAt} and no deletion receipt was logged`);
