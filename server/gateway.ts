@@ -77,7 +77,14 @@ export function createGateway(deps: GatewayDeps) {
     new TokenSigner(Keyring.derive(deps.masterKey, "session-tokens")),
     deps.provider,
   );
-  const deletion = new DeletionService({ store, keyring, chainView: () => indexer.lastView(), logger: logger.child({ component: "expiry" }), intervalMs: env.SCHEDULER_INTERVAL_MS });
+  const deletion = new DeletionService({
+    store,
+    keyring,
+    indexer,
+    logger: logger.child({ component: "expiry" }),
+    intervalMs: env.SCHEDULER_INTERVAL_MS,
+    maxClockSkewSeconds: env.MAX_CLOCK_SKEW_SECONDS,
+  });
   const publicUrl = publicUrlOf(env);
   const outbox = new DeletionOutbox(
     { deletions: deletion.deletions, log: store, signer: deps.signer, publicUrl, logger: logger.child({ component: "outbox" }) },
@@ -131,6 +138,7 @@ export function createGateway(deps: GatewayDeps) {
     metricsToken: env.METRICS_TOKEN,
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
     staticDir: deps.staticDir,
+    registerMetrics: (registry) => deletion.registerMetrics(registry),
     extraRoutes: [...deletionRoutes({ deletions: deletion.deletions, roles, log: store }), ...auditRoutes({ audit, log: store, roles })],
   });
 

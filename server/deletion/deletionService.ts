@@ -1,11 +1,13 @@
 import type { Logger } from "pino";
+import type { Registry } from "prom-client";
 import type { SqliteStore } from "../store/sqlite";
 import type { Keyring } from "../crypto/keyring";
 import type { AccessLogEntry } from "../store/types";
 import { logEntry } from "../audit/accessLog";
 import { decisionNow } from "../grants/decision";
-import type { ChainView } from "../chain/indexer";
+import type { ChainView, Indexer } from "../chain/indexer";
 import { DeletionStore, type DeletionOrder, type EndedGrant } from "./deletionStore";
+import { ClockSkewMonitor } from "./clockSkew";
 
 export interface EraseResult {
   deleted: number;
@@ -13,7 +15,7 @@ export interface EraseResult {
   orders: DeletionOrder[];
 }
 
-const orderEntry = (order: DeletionOrder, requestId: string): AccessLogEntry =>
+const orderEntry = (order: DeletionOrder, requestId: string, deletionIndex?: number): AccessLogEntry =>
   logEntry({
     kind: "deletion-order",
     requestId,
@@ -21,7 +23,7 @@ const orderEntry = (order: DeletionOrder, requestId: string): AccessLogEntry =>
     grantee: order.grantee,
     category: order.category,
     purpose: order.purpose,
-    detail: { orderId: order.id, grantId: order.grantId, grantedAt: order.grantedAt, reason: order.reason, endedAt: order.endedAt },
+    detail: { orderId: order.id, grantId: order.grantId, grantedAt: order.grantedAt, reason: order.reason, endedAt: order.endedAt, ...(deletionIndex === undefined ? {} : { deletionIndex }) },
   });
 
 /**
@@ -33,32 +35,70 @@ const orderEntry = (order: DeletionOrder, requestId: string): AccessLogEntry =>
 export class DeletionService {
   readonly deletions: DeletionStore;
   private timer: NodeJS.Timeout | null = null;
+  private readonly skew: ClockSkewMonitor;
+  private readonly wallClock: () => number;
 
   constructor(
     private readonly deps: {
       store: SqliteStore;
       keyring: Keyring;
-      chainView: () => ChainView | null;
+      indexer: Pick<Indexer, "freshView" | "lastView">;
       logger: Logger;
       intervalMs: number;
+      /** How far the wall clock and the chain head's time may drift apart before it is reported. */
+      maxClockSkewSeconds: number;
+      /** Wall-clock milliseconds (injected by tests). */
+      wallClock?: () => number;
     },
   ) {
     this.deletions = new DeletionStore(deps.store.db);
+    this.wallClock = deps.wallClock ?? Date.now;
+    this.skew = new ClockSkewMonitor(deps.maxClockSkewSeconds, deps.logger);
   }
 
-  /** The scheduler's clock: the release decision's, so data is gone exactly when access ends. */
+  /**
+   * "Now" for refusing access and new data: the release decision's, the later of the chain head's
+   * time and the wall clock, so either one reaching an expiry ends access.
+   */
   now(): number {
-    return decisionNow(this.deps.chainView()?.headTime);
+    return decisionNow(this.deps.indexer.lastView()?.headTime, this.wallClock());
+  }
+
+  /**
+   * "Now" for deleting, which cannot be undone: the chain head's time alone, and only from a fresh
+   * view of an index that has read up to that head (the state it would act on is the head's). A
+   * wall clock that runs ahead must not shred data early. Null when the view cannot vouch for it:
+   * nothing is deleted and the next tick tries again.
+   */
+  deletionNow(): number | null {
+    let view: ChainView;
+    try {
+      view = this.deps.indexer.freshView(this.wallClock());
+    } catch {
+      return null;
+    }
+    this.skew.observe(this.wallClock(), view.headTime);
+    return view.indexedBlock >= view.headNumber ? view.headTime : null;
+  }
+
+  /** Registers the clock skew gauge on /metrics' registry. */
+  registerMetrics(registry: Registry): void {
+    this.skew.register(registry);
   }
 
   /** Deletes a category of a subject's data now (the subject's or an operator's request). */
   eraseOnDemand(subject: string, categoryId: string, actor: string, requestId: string): EraseResult {
     const result = this.deps.store.transaction(() => {
       const erased = this.erase(subject, categoryId, "on-demand", actor, requestId);
-      const orders = this.deletions
-        .activeGrantsOnCategory(subject, categoryId, this.now())
-        .map((ended) => this.order(ended, requestId))
-        .filter((o): o is DeletionOrder => o !== null);
+      // With nothing deleted, no service can have received anything since the last deletion,
+      // which ordered every grantee then (a data expiry ends every grant on the category).
+      const orders =
+        erased.deleted === 0
+          ? []
+          : this.deletions
+              .activeGrantsOnCategory(subject, categoryId, this.now())
+              .map((ended) => this.order({ ...ended, deletionIndex: erased.auditIndex }, requestId))
+              .filter((o): o is DeletionOrder => o !== null);
       return { ...erased, orders };
     });
     this.scrubWal();
@@ -66,15 +106,21 @@ export class DeletionService {
   }
 
   /**
-   * Fires everything due at `now`, oldest first: data expiries (deletion + receipt) and grant ends
-   * (deletion orders). Returns how many of each.
+   * Fires everything due by the chain head's time, oldest first: data expiries (deletion + receipt)
+   * and grant ends (deletion orders). Returns how many of each; nothing when the view is stale.
    */
-  runDue(now = this.now()): { dataExpiries: number; orders: number } {
+  runDue(): { dataExpiries: number; orders: number } {
+    const now = this.deletionNow();
+    return now === null ? { dataExpiries: 0, orders: 0 } : this.runDueAt(now);
+  }
+
+  private runDueAt(now: number): { dataExpiries: number; orders: number } {
     let dataExpiries = 0;
     let orders = 0;
     for (;;) {
       const data = this.deletions.dueDataExpiries(now, 500).map((d) => ({ at: d.expiresAt, data: d, grant: null }));
-      const grants = [...this.deletions.endedGrants(now, 2000), ...this.deletions.vanishedGrants(500)].map((g) => ({ at: g.endedAt, data: null, grant: g }));
+      const ended = [...this.deletions.endedGrants(now, 2000), ...this.deletions.overtakenEnds(now, 500), ...this.deletions.vanishedGrants(500)];
+      const grants = ended.map((g) => ({ at: g.endedAt, data: null, grant: g }));
       if (data.length === 0 && grants.length === 0) {
         this.deletions.settle(now);
         break;
@@ -85,11 +131,10 @@ export class DeletionService {
         for (const item of due) {
           if (item.data) {
             this.erase(item.data.subject, item.data.categoryId, "data-expiry", null, `expiry:${item.data.expiresAt}`, { expiresAt: item.data.expiresAt });
-            this.deletions.markDataExpiryHandled(item.data, Date.now());
+            this.deletions.markDataExpiryHandled(item.data, this.wallClock());
             dataExpiries += 1;
-          } else {
-            if (this.order(item.grant!, `grant-end:${item.grant!.endedAt}`)) orders += 1;
-            if (item.grant!.reason === "reorged") this.deletions.forgetVanished(item.grant!);
+          } else if (this.order(item.grant!, `grant-end:${item.grant!.endedAt}`)) {
+            orders += 1;
           }
         }
       });
@@ -129,8 +174,8 @@ export class DeletionService {
   }
 
   private order(ended: EndedGrant, requestId: string): DeletionOrder | null {
-    const order = this.deletions.createOrder(ended, Date.now());
-    if (order) this.deps.store.appendLog([orderEntry(order, requestId)]);
+    const order = this.deletions.createOrder(ended, this.wallClock());
+    if (order) this.deps.store.appendLog([orderEntry(order, requestId, ended.deletionIndex)]);
     return order;
   }
 

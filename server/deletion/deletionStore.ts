@@ -1,6 +1,7 @@
 import type Database from "better-sqlite3";
 import { createHash } from "node:crypto";
 import type { IndexedGrant } from "../store/types";
+import { GRANT_END_JOINS, grantEndColumns } from "./grantEnd";
 
 export type OrderStatus = "pending" | "delivered" | "acknowledged" | "failed";
 export type EndReason = "expired" | "revoked" | "revoked-all" | "data-expired" | "data-deleted" | "reorged";
@@ -29,6 +30,10 @@ export interface DeletionOrder {
 export type EndedGrant = Pick<IndexedGrant, "subject" | "grantId" | "grantee" | "category" | "purpose" | "grantedAt"> & {
   reason: EndReason;
   endedAt: number;
+  /** For an on-demand deletion: the index of its entry in the access log. */
+  deletionIndex?: number;
+  /** Kept by the index when a later event hid it (see OvertakenEnds): not the grant's present end. */
+  overtaken?: number;
 };
 
 export interface DueDataExpiry {
@@ -44,9 +49,20 @@ export interface Service {
   updatedAt: number;
 }
 
-/** An order's id: the same grant instance (subject, grant, issue time) always yields the same id. */
-export function orderIdOf(subject: string, grantId: string, grantedAt: number): string {
-  return createHash("sha256").update(`${subject}|${grantId}|${grantedAt}`).digest("hex").slice(0, 32);
+/**
+ * An order's id: one per end of one issuance (subject, grant, issue time), so the same end always
+ * yields the same id and a later end of the same issuance a new one. `end` is the instant a grant
+ * stopped being valid, or for an on-demand deletion the index of its entry in the access log.
+ */
+export function orderIdOf(subject: string, grantId: string, grantedAt: number, end: string): string {
+  return createHash("sha256").update(`${subject}|${grantId}|${grantedAt}|${end}`).digest("hex").slice(0, 32);
+}
+
+/** What ends the issuance, for its order's id: see {@link orderIdOf}. */
+export function endKeyOf(ended: EndedGrant): string {
+  if (ended.reason === "data-deleted") return `deletion:${ended.deletionIndex}`;
+  if (ended.reason === "reorged") return "reorged";
+  return `ended:${ended.endedAt}`;
 }
 
 interface OrderRow {
@@ -105,20 +121,9 @@ export class DeletionStore {
            UNION
            SELECT g.subject, g.grant_id FROM data_expiries d INDEXED BY data_expiries_pending CROSS JOIN grants g
            WHERE d.pending = 1 AND d.expires_at != 0 AND d.expires_at <= @now AND g.subject = d.subject AND g.category = d.category AND g.end_handled = 0)
-         SELECT g.subject, g.grant_id AS grantId, g.grantee, g.category, g.purpose, g.granted_at AS grantedAt,
-           CASE
-             WHEN g.expires_at = 0 THEN 'revoked'
-             WHEN c.revoked_at IS NOT NULL AND g.granted_at <= c.revoked_at THEN 'revoked-all'
-             WHEN d.expires_at IS NOT NULL AND d.expires_at != 0 AND d.expires_at < g.expires_at AND d.expires_at <= @now THEN 'data-expired'
-             ELSE 'expired' END AS reason,
-           CASE
-             WHEN g.expires_at = 0 THEN @now
-             WHEN c.revoked_at IS NOT NULL AND g.granted_at <= c.revoked_at THEN c.revoked_at
-             WHEN d.expires_at IS NOT NULL AND d.expires_at != 0 AND d.expires_at < g.expires_at AND d.expires_at <= @now THEN d.expires_at
-             ELSE g.expires_at END AS endedAt
+         SELECT ${grantEndColumns("@now")}
          FROM due JOIN grants g ON g.subject = due.subject AND g.grant_id = due.grant_id
-         LEFT JOIN cutoffs c ON c.subject = g.subject AND c.grantee = g.grantee
-         LEFT JOIN data_expiries d ON d.subject = g.subject AND d.category = g.category
+         ${GRANT_END_JOINS}
          ORDER BY endedAt, g.subject, g.grant_id
          LIMIT @limit`,
       ),
@@ -157,6 +162,16 @@ export class DeletionStore {
          ORDER BY d.expires_at LIMIT @limit`,
       ),
       markDataExpiryHandled: db.prepare("INSERT OR IGNORE INTO handled_data_expiries (subject, category, expires_at, handled_at) VALUES (?, ?, ?, ?)"),
+      // Ends and data expiries that fell due before a later event replaced them (OvertakenEnds).
+      overtakenEnds: db.prepare<{ now: number; limit: number }, EndedGrant>(
+        `SELECT subject, grant_id AS grantId, grantee, category, purpose, granted_at AS grantedAt, reason, ended_at AS endedAt, 1 AS overtaken
+         FROM overtaken_grant_ends WHERE ended_at <= @now ORDER BY ended_at LIMIT @limit`,
+      ),
+      forgetOvertakenEnd: db.prepare("DELETE FROM overtaken_grant_ends WHERE subject = ? AND grant_id = ? AND granted_at = ? AND ended_at = ?"),
+      overtakenDataExpiries: db.prepare<{ now: number; limit: number }, DueDataExpiry>(
+        `SELECT subject, category AS categoryId, expires_at AS expiresAt FROM overtaken_data_expiries WHERE expires_at <= @now ORDER BY expires_at LIMIT @limit`,
+      ),
+      forgetOvertakenDataExpiry: db.prepare("DELETE FROM overtaken_data_expiries WHERE subject = ? AND category = ? AND expires_at = ?"),
       insertOrder: db.prepare(
         `INSERT OR IGNORE INTO deletion_orders (id, subject, grantee, category, purpose, grant_id, granted_at, reason, ended_at, created_at, status, next_attempt_at)
          VALUES (@id, @subject, @grantee, @category, @purpose, @grantId, @grantedAt, @reason, @endedAt, @createdAt, 'pending', @createdAt)`,
@@ -216,19 +231,34 @@ export class DeletionStore {
     return this.s.activeGrantsOnCategory.all({ subject, category: categoryId, now });
   }
 
+  /** Ends that a later event hid from the grant's present state, due at `now`. */
+  overtakenEnds(now: number, limit: number): EndedGrant[] {
+    return this.s.overtakenEnds.all({ now, limit });
+  }
+
+  /** Data expiries due at `now`: those in force, and those a later value replaced after they fell due. */
   dueDataExpiries(now: number, limit: number): DueDataExpiry[] {
-    return this.s.dueDataExpiries.all({ now, limit });
+    const inForce = this.s.dueDataExpiries.all({ now, limit });
+    return inForce.length < limit ? [...inForce, ...this.s.overtakenDataExpiries.all({ now, limit: limit - inForce.length })] : inForce;
   }
 
   markDataExpiryHandled(expiry: DueDataExpiry, at: number): void {
     this.s.markDataExpiryHandled.run(expiry.subject, expiry.categoryId, expiry.expiresAt, at);
+    this.s.forgetOvertakenDataExpiry.run(expiry.subject, expiry.categoryId, expiry.expiresAt);
   }
 
-  /** Creates the order for an ended grant (once: the id is derived from the grant instance) and marks the end handled. */
+  /**
+   * Creates the order for one end of an issuance (once: the id is derived from the issuance and the
+   * end) and marks that end handled: a grant's present end on the grant, a kept one by forgetting it.
+   * An on-demand deletion marks nothing: the grant goes on, and its own end wants an order too.
+   */
   createOrder(ended: EndedGrant, createdAt: number): DeletionOrder | null {
-    const id = orderIdOf(ended.subject, ended.grantId, ended.grantedAt);
-    const inserted = this.s.insertOrder.run({ ...ended, id, createdAt }).changes === 1;
-    this.s.markHandled.run(ended.subject, ended.grantId, ended.grantedAt);
+    const id = orderIdOf(ended.subject, ended.grantId, ended.grantedAt, endKeyOf(ended));
+    const { deletionIndex: _, overtaken: __, ...fields } = ended;
+    const inserted = this.s.insertOrder.run({ ...fields, id, createdAt }).changes === 1;
+    if (ended.reason === "reorged") this.forgetVanished(ended);
+    else if (ended.overtaken) this.s.forgetOvertakenEnd.run(ended.subject, ended.grantId, ended.grantedAt, ended.endedAt);
+    else if (ended.reason !== "data-deleted") this.s.markHandled.run(ended.subject, ended.grantId, ended.grantedAt);
     return inserted ? this.getOrder(id) : null;
   }
 

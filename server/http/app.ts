@@ -26,6 +26,8 @@ export interface AppDeps extends RouteDeps {
   staticDir?: string;
   /** More routes mounted beside v1 (later steps). */
   extraRoutes?: AnyRoute[];
+  /** Adds the gateway's own metrics to /metrics' registry. */
+  registerMetrics?: (registry: Registry) => void;
 }
 
 /**
@@ -57,6 +59,7 @@ export function createApp(deps: AppDeps): express.Express {
 
   const metrics = new Registry();
   collectDefaultMetrics({ register: metrics });
+  deps.registerMetrics?.(metrics);
   const httpDuration = new Histogram({
     name: "http_request_duration_seconds",
     help: "HTTP request duration by route and status",

@@ -5,6 +5,7 @@ import { ZERO_HASH, encodeEntry, type AuditEntry } from "../../core/auditEntry";
 import { nodeHasher } from "../../core/merkleTree";
 import { WalSync } from "./walSync";
 import { PairCache } from "./pairCache";
+import { OvertakenEnds, migrateDeletionSchema } from "../deletion/overtakenEnds";
 import type {
   AccessLogEntry,
   AnchorRecord,
@@ -86,8 +87,7 @@ CREATE TABLE IF NOT EXISTS deletion_orders (
   id TEXT PRIMARY KEY, subject TEXT NOT NULL, grantee TEXT NOT NULL, category TEXT NOT NULL, purpose TEXT NOT NULL,
   grant_id TEXT NOT NULL, granted_at INTEGER NOT NULL, reason TEXT NOT NULL, ended_at INTEGER NOT NULL,
   created_at INTEGER NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER NOT NULL,
-  last_error TEXT, delivered_at INTEGER, acknowledged_at INTEGER, ack_signature TEXT,
-  UNIQUE (subject, grant_id, granted_at)
+  last_error TEXT, delivered_at INTEGER, acknowledged_at INTEGER, ack_signature TEXT
 );
 -- Grant issuances that a reorganisation removed from the chain while their end was not handled:
 -- the service may hold data released under them, so each wants a deletion order.
@@ -245,6 +245,8 @@ export class SqliteStore implements Store {
   private readonly wal: WalSync | null;
   /** The first I/O error of this connection's transactions: for good, as a failed sync is (WalSync.failed). */
   private ioFailure: Error | null = null;
+  /** Ends an event is about to hide from the expiry scheduler, kept for it. */
+  private readonly overtaken: OvertakenEnds;
 
   constructor(readonly path: string) {
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
@@ -272,6 +274,8 @@ export class SqliteStore implements Store {
     addPendingColumns(this.db);
     addSignedNoteColumn(this.db);
     this.db.exec(PENDING_SCHEMA);
+    migrateDeletionSchema(this.db);
+    this.overtaken = new OvertakenEnds(this.db);
     // One wrapper for every call: better-sqlite3 builds a new one per db.transaction().
     this.inTransaction = this.db.transaction((fn: () => unknown) => fn()).immediate;
     const db = this.db;
@@ -447,6 +451,7 @@ export class SqliteStore implements Store {
     this.grantCache.delete(event.subject, event.grantId);
     this.cutoffCache.delete(event.subject, event.grantee);
     this.dataExpiryCache.delete(event.subject, event.category);
+    this.overtaken.beforeEvent(event);
     switch (event.kind) {
       case "issued":
         this.statements.issueGrant.run(event);

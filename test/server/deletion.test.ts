@@ -15,6 +15,8 @@ import { ackMessage } from "../../server/deletion/outbox";
 import { DeletionStore, type EndedGrant } from "../../server/deletion/deletionStore";
 import { SqliteStore } from "../../server/store/sqlite";
 import type { ChainEvent } from "../../server/store/types";
+import { eventMiner } from "../helpers/chainEvents";
+import { gatewayWithParties } from "../helpers/parties";
 import { call, login, removeDir, startTestGateway, synced, type TestGateway, chainNow } from "../helpers/gateway";
 
 /** A service's webhook on loopback that answers 500 to the first `failures` deliveries of each order, then 200. */
@@ -67,14 +69,7 @@ describe("auto-deletion (step 3)", function () {
   const fresh = () => `deletion.test.${++n}`;
 
   before(async function () {
-    [, subject, service, , operator] = await hre.ethers.getSigners();
-    gw = await startTestGateway({ operators: [operator.address], env: { OUTBOX_BASE_DELAY_MS: "30", OUTBOX_INTERVAL_MS: "20", SCHEDULER_INTERVAL_MS: "50" } });
-    registry = DataUseRegistry__factory.connect(gw.deployment.contracts.DataUseRegistry.address, subject);
-    tokens = {
-      subject: await login(gw.url, subject, gw.gateway.domain),
-      service: await login(gw.url, service, gw.gateway.domain),
-      operator: await login(gw.url, operator, gw.gateway.domain),
-    };
+    ({ gw, registry, subject, service, tokens } = await gatewayWithParties({ OUTBOX_BASE_DELAY_MS: "30", OUTBOX_INTERVAL_MS: "20", SCHEDULER_INTERVAL_MS: "50" }));
   });
 
   after(async function () {
@@ -266,17 +261,8 @@ describe("expiry scheduler's reads", function () {
   let dir: string;
   let store: SqliteStore;
   let deletions: DeletionStore;
-  let block = 0;
-
   /** Applies one block holding `events` (a grant's id is derived from its fields, as on-chain). */
-  function mineEvents(blockTime: number, ...events: Partial<ChainEvent>[]): void {
-    block += 1;
-    const full = events.map((e, logIndex): ChainEvent => ({
-      blockNumber: block, blockHash: word(), blockTime, txHash: word(), logIndex, grantee: null, grantId: null, category: null, purpose: null,
-      expiresAt: null, previousExpiresAt: null, kind: "issued", subject: "", ...e,
-    }));
-    store.applyPages([{ events: full, cursor: { blockNumber: block, blockHash: word() }, blockHashes: [] }]);
-  }
+  const mineEvents = eventMiner(() => store).mine;
   const issued = (subject: string, grantee: string, category: string, expiresAt: number): Partial<ChainEvent> => ({
     kind: "issued", subject, grantee, category, purpose: word(), grantId: grantIdOf(subject, grantee, category, word()).toLowerCase(), expiresAt,
   });
