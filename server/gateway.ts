@@ -5,6 +5,7 @@ import type { Signer } from "ethers";
 import pino, { type Logger } from "pino";
 import { databasePathOf, publicUrlOf, type Env } from "./config/env";
 import type { Deployment } from "../core/deployment";
+import { logOriginOf } from "../core/logOrigin";
 import { SqliteStore } from "./store/sqlite";
 import { Keyring } from "./crypto/keyring";
 import { AccessLog, storeSink } from "./audit/accessLog";
@@ -23,6 +24,7 @@ import { DeletionService } from "./deletion/deletionService";
 import { DeletionOutbox } from "./deletion/outbox";
 import { deletionRoutes } from "./http/deletionRoutes";
 import { AuditLog } from "./audit/auditLog";
+import { Anchoring } from "./audit/anchoring";
 import { checkpointNoteKey } from "./audit/noteKey";
 import { auditRoutes } from "./http/auditRoutes";
 
@@ -30,8 +32,15 @@ export interface GatewayDeps {
   env: Env;
   deployment: Deployment;
   provider: RpcProvider;
-  /** The gateway's key: relays signed actions (and, later, signs checkpoints and anchors). */
+  /** The gateway's key: relays signed actions and signs checkpoints. */
   signer: Signer;
+  /**
+   * The key that anchors checkpoints on AuditAnchor (ANCHOR_PRIVATE_KEY), apart from the relaying key;
+   * without it the gateway does not anchor, and /readyz says so.
+   */
+  anchorSigner?: Signer | null;
+  /** The wall clock in milliseconds (anchoring's schedule); injected by tests. */
+  now?: () => number;
   masterKey: Buffer;
   logger?: Logger;
   staticDir?: string;
@@ -90,19 +99,30 @@ export function createGateway(deps: GatewayDeps) {
     { deletions: deletion.deletions, log: store, signer: deps.signer, publicUrl, logger: logger.child({ component: "outbox" }) },
     { intervalMs: env.OUTBOX_INTERVAL_MS, maxAttempts: env.OUTBOX_MAX_ATTEMPTS, baseDelayMs: env.OUTBOX_BASE_DELAY_MS, timeoutMs: env.OUTBOX_TIMEOUT_MS, concurrency: 16 },
   );
+  const origin = logOriginOf(deployment);
+  const noteKey = checkpointNoteKey(deps.masterKey);
+  const anchoring = new Anchoring(
+    store,
+    deps.anchorSigner ?? null,
+    deps.provider,
+    {
+      origin,
+      anchorAddress: deployment.contracts.AuditAnchor.address,
+      noteKey: noteKey.publicKey,
+      maxHeadAgeSeconds: env.MAX_HEAD_AGE_SECONDS,
+      intervalMs: env.ANCHOR_INTERVAL_MS,
+      now: deps.now,
+    },
+    logger.child({ component: "anchor" }),
+  );
+  // Checkpoints are signed by the key that anchors them: the key AuditAnchor's role names.
+  const checkpointSigner = deps.anchorSigner ?? deps.signer;
   const audit = new AuditLog(
     store,
-    deps.signer,
-    {
-      origin: `data-use-ledger/${deployment.chainId}/${deployment.contracts.AuditAnchor.address.toLowerCase()}`,
-      anchorAddress: deployment.contracts.AuditAnchor.address,
-      checkpointIntervalMs: env.CHECKPOINT_INTERVAL_MS,
-      anchorIntervalMs: env.ANCHOR_INTERVAL_MS,
-      noteKey: checkpointNoteKey(deps.masterKey),
-      witnessUrls: env.WITNESS_URLS,
-      witnessTimeoutMs: env.WITNESS_TIMEOUT_MS,
-    },
+    checkpointSigner,
+    { origin, checkpointIntervalMs: env.CHECKPOINT_INTERVAL_MS, noteKey, witnessUrls: env.WITNESS_URLS, witnessTimeoutMs: env.WITNESS_TIMEOUT_MS },
     logger.child({ component: "audit" }),
+    anchoring,
   );
   const grants = new GrantService({ store, indexer, roles });
   const data = new DataService({ store, keyring, accessLog, grants, roles, eraser: deletion, payloadKey });
@@ -117,6 +137,7 @@ export function createGateway(deps: GatewayDeps) {
       domain,
       origin: new URL(publicUrl).origin,
       gatewayAddress: await deps.signer.getAddress(),
+      checkpointSigner: await checkpointSigner.getAddress(),
       contracts: {
         DataUseRegistry: { address: registry.address, blockNumber: registry.blockNumber },
         AuditAnchor: { address: deployment.contracts.AuditAnchor.address, blockNumber: deployment.contracts.AuditAnchor.blockNumber },
@@ -125,11 +146,13 @@ export function createGateway(deps: GatewayDeps) {
     authenticate: (token) => auth.authenticate(token),
     ready: () => {
       const view = indexer.lastView();
+      // Releases do not wait for anchoring: a refusal is shown, not counted against readiness.
+      const anchoringDetail = anchoring.status.ok ? { ok: true } : { ok: false, reason: anchoring.status.reason };
       try {
         indexer.freshView();
-        return { ready: true, detail: { indexedBlock: view?.indexedBlock, headBlock: view?.headNumber, endpoints: indexer.endpoints() } };
+        return { ready: true, detail: { indexedBlock: view?.indexedBlock, headBlock: view?.headNumber, endpoints: indexer.endpoints(), anchoring: anchoringDetail } };
       } catch (error) {
-        return { ready: false, detail: { reason: (error as Error).message, indexedBlock: view?.indexedBlock ?? null, endpoints: indexer.endpoints() } };
+        return { ready: false, detail: { reason: (error as Error).message, indexedBlock: view?.indexedBlock ?? null, endpoints: indexer.endpoints(), anchoring: anchoringDetail } };
       }
     },
     logger,
@@ -163,6 +186,8 @@ export function createGateway(deps: GatewayDeps) {
      */
     async start(): Promise<void> {
       audit.verifyStoredLog();
+      // Refuses to start with a staleness window longer than the log's registered one (ConfigError).
+      await anchoring.checkLog(true);
       await indexer.syncOnce();
       deletion.runDue();
       indexer.start();

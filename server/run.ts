@@ -21,12 +21,17 @@ export async function runGateway(
   deployment: Deployment,
   provider: RpcProvider,
   signer: Signer,
-  options: { staticDir?: string; peers?: PeerEndpoint[] } = {},
+  options: { staticDir?: string; peers?: PeerEndpoint[]; anchorSigner?: Signer | null; masterKey?: Buffer } = {},
 ): Promise<RunningGateway> {
   const logger = pino({ level: env.LOG_LEVEL });
-  const masterKey = loadMasterKey(env, (message) => logger.warn(message));
-  const gateway = createGateway({ env, deployment, provider, signer, masterKey, logger, staticDir: options.staticDir, peers: options.peers });
-  await gateway.start();
+  const masterKey = options.masterKey ?? loadMasterKey(env, (message) => logger.warn(message));
+  const gateway = createGateway({ env, deployment, provider, signer, anchorSigner: options.anchorSigner, masterKey, logger, staticDir: options.staticDir, peers: options.peers });
+  try {
+    await gateway.start();
+  } catch (error) {
+    await gateway.stop();
+    throw error;
+  }
   const server = await listen(gateway.app, env.PORT, env.HOST, { requestTimeoutMs: env.REQUEST_TIMEOUT_MS });
   const url = publicUrlOf(env);
   logger.info({ url, indexedBlock: gateway.indexer.lastView()?.indexedBlock }, "gateway listening");

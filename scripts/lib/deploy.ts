@@ -3,6 +3,7 @@ import { dirname } from "node:path";
 import type { Signer } from "ethers";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
 import type { Deployment } from "../../core/deployment";
+import { logOriginOf } from "../../core/logOrigin";
 
 export interface DeployOptions {
   /** Accounts given the anchoring role of AuditAnchor (the gateway's key). Default: the deployer. */
@@ -11,6 +12,13 @@ export interface DeployOptions {
   outFile?: string;
   /** Who deploys (and administers AuditAnchor): any signer with a provider, on any chain. Default: Hardhat's first account. */
   signer?: Signer;
+  /**
+   * The gateway's checkpoint note key (0x and 32 bytes: `checkpointNoteKey(masterKey).publicKey`).
+   * Given, the gateway's log is registered on AuditAnchor, so the gateway can anchor it.
+   */
+  noteKey?: string;
+  /** The registered log's staleness window (MAX_HEAD_AGE_SECONDS may not exceed it). Default 30. */
+  maxHeadAgeSeconds?: number;
 }
 
 /** Deploys DataUseRegistry and AuditAnchor and describes them as `deployments/<chainId>.json` does. */
@@ -48,6 +56,9 @@ export async function deployLedger(hre: HardhatRuntimeEnvironment, options: Depl
       },
     },
   };
+  if (options.noteKey !== undefined) {
+    await (await anchor.registerLog(logOriginOf(deployment), options.noteKey, options.maxHeadAgeSeconds ?? 30)).wait();
+  }
   if (options.outFile) {
     mkdirSync(dirname(options.outFile), { recursive: true });
     writeFileSync(options.outFile, JSON.stringify(deployment, null, 2) + "\n");

@@ -1,6 +1,5 @@
 import { hexlify, type Signer } from "ethers";
 import type { Logger } from "pino";
-import { AuditAnchor__factory } from "../../typechain-types";
 import { checkpointNote } from "../../core/auditEntry";
 import { LogReplay } from "../../core/logReplay";
 import { MerkleTree } from "../../core/merkleTree";
@@ -10,13 +9,12 @@ import { invalidInput } from "../errors";
 import { Cosigning } from "../witness/cosigning";
 import type { NoteKey } from "./noteKey";
 import type { AccessLogStore, AnchorRecord, SignedCheckpoint } from "../store/types";
+import type { Anchoring } from "./anchoring";
 
 export interface AuditLogOptions {
   /** Names this log in every checkpoint: chain id and AuditAnchor address. */
   origin: string;
-  anchorAddress: string;
   checkpointIntervalMs: number;
-  anchorIntervalMs: number;
   /** The log's Ed25519 key: signs each checkpoint as a C2SP signed note, under the origin's name. */
   noteKey: NoteKey;
   /** The witnesses each checkpoint is sent to; none when no WITNESS_URLS are set. */
@@ -40,8 +38,6 @@ const PAGE = 10_000;
 export class AuditLog {
   private readonly tree = new MerkleTree();
   private checkpointTimer: NodeJS.Timeout | null = null;
-  private anchorTimer: NodeJS.Timeout | null = null;
-  private anchoring: Promise<AnchorRecord | null> | null = null;
   private signing: Promise<SignedCheckpoint | null> | null = null;
   /** Set once the stored log contradicts a signed checkpoint; nothing is signed after that. */
   integrityError: LogIntegrityError | null = null;
@@ -54,6 +50,8 @@ export class AuditLog {
     private readonly signer: Signer,
     private readonly options: AuditLogOptions,
     private readonly logger: Logger,
+    /** Puts checkpoints on-chain, with its own key and schedule. */
+    readonly anchoring: Anchoring,
   ) {
     this.noteSigner = ed25519Signer(options.origin, options.noteKey);
     this.cosigning = new Cosigning(options.witnessUrls ?? [], {
@@ -131,10 +129,7 @@ export class AuditLog {
 
   /** Anchors the latest signed checkpoint on-chain if it is newer than the last anchor. */
   anchor(): Promise<AnchorRecord | null> {
-    this.anchoring ??= this.sendAnchor().finally(() => {
-      this.anchoring = null;
-    });
-    return this.anchoring;
+    return this.anchoring.anchor(() => this.checkpointToAnchor());
   }
 
   /** Proofs reach only as far as `durableSize`: a tree served and then lost to a power cut would come back different. */
@@ -156,16 +151,14 @@ export class AuditLog {
 
   start(): void {
     this.checkpointTimer ??= setInterval(() => void this.checkpoint().catch((err) => this.logger.error({ err }, "checkpoint failed")), this.options.checkpointIntervalMs);
-    this.anchorTimer ??= setInterval(() => void this.anchor().catch((err) => this.logger.error({ err }, "anchor failed")), this.options.anchorIntervalMs);
     this.checkpointTimer.unref?.();
-    this.anchorTimer.unref?.();
+    this.anchoring.start(() => this.checkpointToAnchor(), this.store.logSize() > 0);
   }
 
   async stop(): Promise<void> {
     if (this.checkpointTimer) clearInterval(this.checkpointTimer);
-    if (this.anchorTimer) clearInterval(this.anchorTimer);
-    this.checkpointTimer = this.anchorTimer = null;
-    await Promise.allSettled([this.signing, this.anchoring]);
+    this.checkpointTimer = null;
+    await Promise.allSettled([this.signing, this.anchoring.stop()]);
   }
 
   private async signCheckpoint(): Promise<SignedCheckpoint | null> {
@@ -199,20 +192,10 @@ export class AuditLog {
     return checkpoint;
   }
 
-  private async sendAnchor(): Promise<AnchorRecord | null> {
+  /** The newest signed checkpoint, signing one first if the tree grew; none once the log is found rewritten. */
+  private async checkpointToAnchor(): Promise<SignedCheckpoint | null> {
     if (this.integrityError) throw this.integrityError;
-    const checkpoint = (await this.checkpoint()) ?? this.store.latestCheckpoint();
-    const last = this.store.latestAnchor();
-    if (!checkpoint || (last && last.treeSize >= checkpoint.treeSize)) return null;
-    const anchorContract = AuditAnchor__factory.connect(this.options.anchorAddress, this.signer);
-    const tx = await anchorContract.anchor(checkpoint.treeSize, checkpoint.rootHash);
-    const receipt = await tx.wait();
-    if (!receipt || receipt.status !== 1) throw new Error(`anchor transaction ${tx.hash} failed`);
-    const block = await receipt.getBlock();
-    const anchor: AnchorRecord = { treeSize: checkpoint.treeSize, rootHash: checkpoint.rootHash, txHash: tx.hash, blockNumber: receipt.blockNumber, anchoredAt: block.timestamp };
-    this.store.saveAnchor(anchor);
-    this.logger.info({ treeSize: anchor.treeSize, txHash: anchor.txHash }, "checkpoint anchored");
-    return anchor;
+    return (await this.checkpoint()) ?? this.store.latestCheckpoint();
   }
 
   private fail(message: string): void {

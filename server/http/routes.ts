@@ -20,6 +20,8 @@ export interface PublicConfig {
   /** The gateway's origin: the URI a sign-in message names. */
   origin: string;
   gatewayAddress: string;
+  /** The address whose EIP-191 signature each checkpoint carries: the anchoring key's (the relaying key's without one). */
+  checkpointSigner: string;
   contracts: Record<"DataUseRegistry" | "AuditAnchor", { address: string; blockNumber: number }>;
 }
 
@@ -40,10 +42,10 @@ export function v1Routes(deps: RouteDeps): AnyRoute[] {
     route({
       method: "get",
       path: "/v1/config",
-      summary: "The chain id, SIWE domain, contract addresses and the gateway's address (it relays, signs checkpoints and anchors)",
+      summary: "The chain id, SIWE domain, contract addresses, the gateway's relaying address and the address that signs its checkpoints and anchors them",
       tags: ["meta"],
       auth: false,
-      responses: { 200: "{ chainId, domain, gatewayAddress, contracts }" },
+      responses: { 200: "{ chainId, domain, gatewayAddress, checkpointSigner, contracts }" },
       handler: async () => ({ body: await deps.publicConfig() }),
     }),
     route({

@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { deploymentSchema, readDeployment } from "../../core/deployment";
+import { logIdOf, logOriginOf } from "../../core/logOrigin";
 import { deployLedger } from "../../scripts/lib/deploy";
 
 const ROOT = join(__dirname, "..", "..");
@@ -15,8 +16,10 @@ async function defaultDeployment() {
 
 async function deploymentWithAnchorers() {
   const [, gateway, backup] = await ethers.getSigners();
-  return { deployment: await deployLedger(hre, { anchorers: [gateway.address, backup.address] }), gateway, backup };
+  return { deployment: await deployLedger(hre, { anchorers: [gateway.address, backup.address], noteKey: NOTE_KEY }), gateway, backup };
 }
+
+const NOTE_KEY = ethers.hexlify(Buffer.alloc(32, 0x5a));
 
 describe("deployLedger", function () {
   it("deploys both contracts and describes them as deploymentSchema requires", async function () {
@@ -76,10 +79,34 @@ describe("deployLedger", function () {
     expect(await anchor.hasRole(role, backup.address)).to.equal(true);
     expect(await anchor.hasRole(role, deployer.address)).to.equal(false);
     expect(await anchor.hasRole(await anchor.DEFAULT_ADMIN_ROLE(), deployer.address)).to.equal(true);
-    await expect(anchor.connect(gateway).anchor(1, ethers.id("root-1"))).to.emit(anchor, "CheckpointAnchored");
-    await expect(anchor.connect(deployer).anchor(2, ethers.id("root-2")))
+    const logId = logIdOf(logOriginOf(deployment));
+    await expect(anchor.connect(gateway).anchor(logId, 1, ethers.id("root-1"))).to.emit(anchor, "CheckpointAnchored");
+    await expect(anchor.connect(deployer).anchor(logId, 2, ethers.id("root-2")))
       .to.be.revertedWithCustomError(anchor, "AccessControlUnauthorizedAccount")
       .withArgs(deployer.address, role);
+  });
+
+  it("registers the gateway's log, named by chain id and anchor address, when given its note key (window 30 s by default)", async function () {
+    const { deployment } = await loadFixture(deploymentWithAnchorers);
+    const anchor = await ethers.getContractAt("AuditAnchor", deployment.contracts.AuditAnchor.address);
+    const origin = `data-use-ledger/${deployment.chainId}/${deployment.contracts.AuditAnchor.address.toLowerCase()}`;
+    expect(logOriginOf(deployment)).to.equal(origin);
+    const info = await anchor.logInfo(ethers.id(origin));
+    expect([info.noteKey, info.maxHeadAgeSeconds]).to.deep.equal([NOTE_KEY, 30n]);
+    const [registered] = await anchor.queryFilter(anchor.filters.LogRegistered(ethers.id(origin)));
+    expect(registered.args.origin).to.equal(origin);
+    expect(Number(info.registeredBlock)).to.equal(registered.blockNumber);
+
+    const other = await deployLedger(hre, { noteKey: NOTE_KEY, maxHeadAgeSeconds: 12 });
+    const otherAnchor = await ethers.getContractAt("AuditAnchor", other.contracts.AuditAnchor.address);
+    expect((await otherAnchor.logInfo(logIdOf(logOriginOf(other)))).maxHeadAgeSeconds).to.equal(12n);
+  });
+
+  it("registers no log without a note key", async function () {
+    const deployment = await loadFixture(defaultDeployment);
+    const anchor = await ethers.getContractAt("AuditAnchor", deployment.contracts.AuditAnchor.address);
+    expect((await anchor.logInfo(logIdOf(logOriginOf(deployment)))).registeredBlock).to.equal(0n);
+    expect(await anchor.queryFilter(anchor.filters.LogRegistered())).to.deep.equal([]);
   });
 
   it("writes a deployment file that readDeployment accepts", async function () {

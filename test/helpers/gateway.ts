@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
-import type { Signer } from "ethers";
+import { hexlify, type Signer } from "ethers";
 import { getBlockHeader, type RpcProvider } from "../../server/chain/logs";
 import type { PeerEndpoint } from "../../server/chain/endpoints";
 import pino from "pino";
@@ -13,6 +13,10 @@ import { signIn } from "../../auditor/gatewayClient";
 import { createGateway, type Gateway } from "../../server/gateway";
 import { listen } from "../../server/http/listen";
 import { deployLedger } from "../../scripts/lib/deploy";
+import { checkpointNoteKey } from "../../server/audit/noteKey";
+
+/** The master key of every test gateway; its log is registered under the note key derived from it. */
+export const TEST_MASTER_KEY = Buffer.alloc(32, 7);
 import type { Deployment } from "../../core/deployment";
 
 /** An ethers provider whose calls fail while `down` is set: an RPC endpoint that went away. */
@@ -62,9 +66,12 @@ export async function startTestGateway(options: {
   keepHeadFresh?: boolean;
   /** Further endpoints whose heads must agree with the chain's (RPC_URLS). */
   peers?: PeerEndpoint[];
+  /** The anchoring key; default the deployer (which deployLedger makes an anchorer); null for none. */
+  anchorSigner?: Signer | null;
+  now?: () => number;
 } = {}): Promise<TestGateway> {
   const deployer = options.chain?.signer ?? ((await hre.ethers.getSigners())[0] as unknown as Signer);
-  const deployment = options.deployment ?? (await deployLedger(hre, { signer: deployer }));
+  const deployment = options.deployment ?? (await deployLedger(hre, { signer: deployer, noteKey: hexlify(checkpointNoteKey(TEST_MASTER_KEY).publicKey) }));
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "dul-gateway-"));
   const env = parseEnv({
     DATA_DIR: dataDir,
@@ -85,12 +92,19 @@ export async function startTestGateway(options: {
     deployment,
     provider,
     signer: deployer,
-    masterKey: Buffer.alloc(32, 7),
+    anchorSigner: options.anchorSigner === undefined ? deployer : options.anchorSigner,
+    now: options.now,
+    masterKey: TEST_MASTER_KEY,
     logger: pino({ level: "silent" }),
     staticDir: options.staticDir,
     peers: options.peers,
   });
-  await gateway.start();
+  try {
+    await gateway.start();
+  } catch (error) {
+    await gateway.stop();
+    throw error;
+  }
   const server: Server = await listen(gateway.app, 0, "127.0.0.1", { requestTimeoutMs: env.REQUEST_TIMEOUT_MS });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {

@@ -1,5 +1,6 @@
 import { render } from "lit";
 import { LabelBook, idOf, isId } from "../../core/labels";
+import { logOriginOf } from "../../core/logOrigin";
 import { GatewayClient, GatewayRequestError, type AuditEntry, type Checkpoint, type DataRecord, type GrantRow, type OrderRow, type PublicConfig, type Session } from "./gateway";
 import { connectWallet, discoverWallets, readChainId, saveSession, savedSession, signIn, switchChain, type DiscoveredWallet } from "./wallet";
 import { Ledger, type LedgerAction, type Progress, type SendMode } from "./ledger";
@@ -439,8 +440,8 @@ export class App {
     try {
       const result = await verifyEntry(entry, {
         gateway: this.gateway,
-        gatewayAddress: config.gatewayAddress,
-        anchors: () => readAnchors(ledger.provider, config.contracts.AuditAnchor.address, config.contracts.AuditAnchor.blockNumber),
+        checkpointSigner: config.checkpointSigner,
+        anchors: () => readAnchors(ledger.provider, config.contracts.AuditAnchor.address, config.contracts.AuditAnchor.blockNumber, logOriginOf(config)),
       });
       this.setVerification(entry.index, { state: "done", result });
     } catch (error) {

@@ -2,6 +2,7 @@ import { verifyMessage, type Provider } from "ethers";
 import { IAuditAnchor__factory } from "../../typechain-types/factories/contracts/interfaces/IAuditAnchor__factory";
 import { checkpointNote, entryLeafHash } from "../../core/auditEntry";
 import { verifyInclusion } from "../../core/merkle";
+import { logIdOf } from "../../core/logOrigin";
 import { GatewayRequestError, type AuditEntry, type GatewayClient } from "./gateway";
 
 /** A `CheckpointAnchored` event, as read from the chain by the wallet's provider. */
@@ -19,20 +20,23 @@ export interface Verification {
   anchor: (AnchorEvent & { included: boolean }) | null;
 }
 
-/** Every anchored checkpoint, read from AuditAnchor's events (not from the gateway: the chain is the witness). */
-export async function readAnchors(provider: Provider, address: string, fromBlock: number): Promise<AnchorEvent[]> {
+/**
+ * Every anchored checkpoint of the log named `origin`, read from AuditAnchor's events (not from the
+ * gateway: the chain is the witness). Only role holders can anchor, so every event is an anchorer's.
+ */
+export async function readAnchors(provider: Provider, address: string, fromBlock: number, origin: string): Promise<AnchorEvent[]> {
   const anchor = IAuditAnchor__factory.connect(address, provider);
-  const events = await anchor.queryFilter(anchor.filters.CheckpointAnchored(), fromBlock);
+  const events = await anchor.queryFilter(anchor.filters.CheckpointAnchored(logIdOf(origin)), fromBlock);
   return events.map((e) => ({ treeSize: Number(e.args.treeSize), rootHash: e.args.rootHash, blockNumber: e.blockNumber, txHash: e.transactionHash }));
 }
 
 /**
  * Checks, in the browser, that `entry` as served is in the log: its leaf hash is computed here from
  * the entry's fields, and its inclusion proof must lead to the root of the latest checkpoint, whose
- * signature must be the gateway's; then likewise to the root of the first on-chain anchor whose tree
+ * signature must be the gateway's checkpoint signer's; then likewise to the root of the first on-chain anchor whose tree
  * holds it. The gateway supplies only the proof hashes, which it cannot forge.
  */
-export async function verifyEntry(entry: AuditEntry, deps: { gateway: GatewayClient; gatewayAddress: string; anchors: () => Promise<AnchorEvent[]> }): Promise<Verification> {
+export async function verifyEntry(entry: AuditEntry, deps: { gateway: GatewayClient; checkpointSigner: string; anchors: () => Promise<AnchorEvent[]> }): Promise<Verification> {
   const leaf = entryLeafHash(entry);
   const included = async (treeSize: number, root: string) => {
     const { leafHash, proof } = await deps.gateway.inclusionProof(entry.index, treeSize);
@@ -47,7 +51,7 @@ export async function verifyEntry(entry: AuditEntry, deps: { gateway: GatewayCli
   if (latest && entry.index < latest.treeSize) {
     const signatureValid =
       latest.note === checkpointNote(latest.origin, latest.treeSize, latest.rootHash) &&
-      verifyMessage(latest.note, latest.signature).toLowerCase() === deps.gatewayAddress.toLowerCase();
+      verifyMessage(latest.note, latest.signature).toLowerCase() === deps.checkpointSigner.toLowerCase();
     checkpoint = { treeSize: latest.treeSize, included: await included(latest.treeSize, latest.rootHash), signatureValid };
   }
 
