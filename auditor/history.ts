@@ -1,6 +1,7 @@
-import { Interface } from "ethers";
+import { id, Interface } from "ethers";
 import { AuditAnchor__factory } from "../typechain-types";
 import type { Deployment } from "../core/deployment";
+import { logIdOf, logOriginOf } from "../core/logOrigin";
 import { decodeRegistryLog, registryInterface } from "../server/chain/registryEvents";
 import { getBlockHeader, getLogs, type RpcProvider } from "../server/chain/logs";
 import type { ChainEvent } from "../server/store/types";
@@ -13,12 +14,17 @@ export interface ChainAnchor {
   anchoredAt: number;
   blockNumber: number;
   txHash: string;
+  /** The account that sent it. */
+  anchorer: string;
+  /** Whether the anchorer held ANCHORER_ROLE at that point of the chain, replayed from role events. */
+  authorized: boolean;
 }
 
 /** The log AuditAnchor registered (its LogRegistered event): the staleness window comes from here, never from the gateway. */
 export interface ChainLogInfo {
   logId: string;
   origin: string;
+  /** The raw Ed25519 public key that signs its checkpoints as C2SP notes, 0x-hex. */
   noteKey: string;
   maxHeadAgeSeconds: number;
   blockNumber: number;
@@ -33,19 +39,43 @@ export interface ChainBlock {
 export interface ChainHistory {
   /** Every registry event, in chain order, with its block's time. */
   events: ChainEvent[];
+  /** That log's anchors only, in chain order. */
   anchors: ChainAnchor[];
   /** The chain head's time when read: "now" for deciding what should have happened by then. */
   headTime: number;
   headBlock: number;
-  /** Whether an address holds AuditAnchor's anchoring role now. */
-  isAnchorer(address: string): Promise<boolean>;
+  /** Whether an address held AuditAnchor's anchoring role at the end of block `atBlock` (default: the head read). */
+  isAnchorer(address: string, atBlock?: number): Promise<boolean>;
   /** The canonical chain's block at a height (null above the head), read once per height. */
   blockAt(blockNumber: number): Promise<ChainBlock | null>;
-  /** The registered log, or null when none is: every release then fails closed. */
-  log?: ChainLogInfo | null;
+  /** The registered log whose origin is the deployment's, or null when none is: every release then fails closed. */
+  log: ChainLogInfo | null;
 }
 
 const anchorInterface = new Interface(AuditAnchor__factory.abi);
+const ANCHORER_ROLE = id("ANCHORER_ROLE");
+
+/** ANCHORER_ROLE's holders through time, from RoleGranted and RoleRevoked events taken in chain order. */
+class RoleReplay {
+  private readonly changes = new Map<string, { blockNumber: number; holds: boolean }[]>();
+
+  apply(account: string, blockNumber: number, holds: boolean): void {
+    const key = account.toLowerCase();
+    const list = this.changes.get(key) ?? [];
+    list.push({ blockNumber, holds });
+    this.changes.set(key, list);
+  }
+
+  /** As of the last change applied so far, or at the end of `atBlock`. */
+  holds(account: string, atBlock = Number.POSITIVE_INFINITY): boolean {
+    let holds = false;
+    for (const change of this.changes.get(account.toLowerCase()) ?? []) {
+      if (change.blockNumber > atBlock) break;
+      holds = change.holds;
+    }
+    return holds;
+  }
+}
 
 /** Reads the registry's and the anchor's complete history with paged eth_getLogs, from deployment to head. */
 export async function readChainHistory(provider: RpcProvider, deployment: Deployment, pageBlocks = 5000): Promise<ChainHistory> {
@@ -65,6 +95,10 @@ export async function readChainHistory(provider: RpcProvider, deployment: Deploy
 
   const events: ChainEvent[] = [];
   const anchors: ChainAnchor[] = [];
+  const origin = logOriginOf(deployment);
+  const logId = logIdOf(origin);
+  let registered: ChainLogInfo | null = null;
+  const roles = new RoleReplay();
   const from = Math.min(registry.blockNumber, anchor.blockNumber);
   for (let start = from; start <= head.number; start += pageBlocks) {
     const end = Math.min(head.number, start + pageBlocks - 1);
@@ -76,19 +110,33 @@ export async function readChainHistory(provider: RpcProvider, deployment: Deploy
         events.push(decodeRegistryLog(log, blockTime));
       } else {
         const parsed = anchorInterface.parseLog({ topics: [...log.topics], data: log.data });
-        if (parsed?.name !== "CheckpointAnchored") continue;
-        anchors.push({
-          treeSize: Number(parsed.args.treeSize),
-          rootHash: (parsed.args.rootHash as string).toLowerCase(),
-          anchoredAt: Number(parsed.args.anchoredAt),
-          blockNumber: log.blockNumber,
-          txHash: log.transactionHash.toLowerCase(),
-        });
+        if (parsed === null) continue;
+        if ((parsed.name === "RoleGranted" || parsed.name === "RoleRevoked") && parsed.args.role === ANCHORER_ROLE) {
+          roles.apply(parsed.args.account as string, log.blockNumber, parsed.name === "RoleGranted");
+        } else if (parsed.name === "LogRegistered" && parsed.args.logId === logId && parsed.args.origin === origin) {
+          registered = {
+            logId,
+            origin,
+            noteKey: (parsed.args.noteKey as string).toLowerCase(),
+            maxHeadAgeSeconds: Number(parsed.args.maxHeadAgeSeconds),
+            blockNumber: log.blockNumber,
+          };
+        } else if (parsed.name === "CheckpointAnchored" && parsed.args.logId === logId) {
+          const anchorer = (parsed.args.anchorer as string).toLowerCase();
+          anchors.push({
+            treeSize: Number(parsed.args.treeSize),
+            rootHash: (parsed.args.rootHash as string).toLowerCase(),
+            anchoredAt: Number(parsed.args.anchoredAt),
+            blockNumber: log.blockNumber,
+            txHash: log.transactionHash.toLowerCase(),
+            anchorer,
+            // The role as the events so far leave it: a revocation earlier in the same block counts.
+            authorized: roles.holds(anchorer),
+          });
+        }
       }
     }
   }
-  const anchorContract = AuditAnchor__factory.connect(anchor.address, provider);
-  const role = await anchorContract.ANCHORER_ROLE();
   const blocks = new Map<number, Promise<ChainBlock | null>>();
   const blockAt = (blockNumber: number) => {
     let block = blocks.get(blockNumber);
@@ -100,10 +148,11 @@ export async function readChainHistory(provider: RpcProvider, deployment: Deploy
   };
   return {
     events,
+    log: registered,
     anchors,
     headTime: head.timestamp,
     headBlock: head.number,
-    isAnchorer: (address) => anchorContract.hasRole(role, address),
+    isAnchorer: async (address, atBlock) => roles.holds(address, atBlock ?? head.number),
     blockAt,
   };
 }

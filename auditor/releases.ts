@@ -60,7 +60,8 @@ const isTime = (v: unknown): v is number => Number.isSafeInteger(v) && (v as num
 export async function checkReleases(entries: readonly AuditEntry[], history: ChainHistory, timelines: ReadonlyMap<string, GrantTimeline>, flag: Flag): Promise<ReleaseCheck> {
   const window = history.log ? history.log.maxHeadAgeSeconds : null;
   const blocks = await canonicalBlocks(entries, history);
-  const anchors = [...history.anchors].sort((x, y) => x.treeSize - y.treeSize);
+  // An anchor by a sender without the role then is no evidence (verify reports it as anchor-unauthorized).
+  const anchors = history.anchors.filter((a) => a.authorized).sort((x, y) => x.treeSize - y.treeSize);
   const lastOrder = lastDeletionOrders(entries);
   const findings: Finding[] = [];
   let releases = 0;

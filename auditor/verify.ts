@@ -22,6 +22,7 @@ export type Rule =
   | "checkpoint-unwitnessed"
   | "anchor-mismatch"
   | "anchor-beyond-log"
+  | "anchor-unauthorized"
   | "equivocation"
   | "deletion-order-missing"
   | "deletion-receipt-missing";
@@ -101,7 +102,14 @@ export async function verifyLog(input: VerifyInput): Promise<VerifyReport> {
   }
   // The same checkpoints as C2SP signed notes: the log's Ed25519 key, and the witnesses' quorum.
   for (const f of checkCheckpointNotes(input.checkpoints, { logNoteKey: input.logNoteKey ?? history.log?.noteKey, logOrigin: history.log?.origin, witnesses: input.witnesses, quorum: input.quorum }, entries.length)) flag(null, f.rule, f.evidence);
-  for (const a of history.anchors) agreed.push({ size: a.treeSize, root: a.rootHash, what: `anchor of size ${a.treeSize} (block ${a.blockNumber}, tx ${a.txHash})` });
+  for (const a of history.anchors) {
+    // An anchor by an account without the role then is no evidence the log agreed to anything.
+    if (!a.authorized) {
+      flag(null, "anchor-unauthorized", `anchor of size ${a.treeSize} (block ${a.blockNumber}, tx ${a.txHash}) was sent by ${a.anchorer}, which did not hold ANCHORER_ROLE then: ignored`);
+      continue;
+    }
+    agreed.push({ size: a.treeSize, root: a.rootHash, what: `anchor of size ${a.treeSize} (block ${a.blockNumber}, tx ${a.txHash})` });
+  }
   agreed.sort((x, y) => x.size - y.size);
   const bySize = new Map<number, { root: string; what: string }>();
   let lastGood = 0;

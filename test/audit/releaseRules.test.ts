@@ -144,7 +144,7 @@ describe("audit verify: a release must show the head it was decided on", functio
   });
 
   it("refuses a head not before the anchor that covers the release", async function () {
-    const anchors = [{ treeSize: 1, rootHash: "0x", anchoredAt: timeOf(40), blockNumber: 40, txHash: "0x" }];
+    const anchors = [{ treeSize: 1, rootHash: "0x", anchoredAt: timeOf(40), blockNumber: 40, txHash: "0x", anchorer: "0x", authorized: true }];
     const entries = chain([release("c.email", 40), phoneOrder]);
     const tree = new MerkleTree();
     tree.appendData(encodeEntry(entries[0]));
