@@ -14,6 +14,9 @@ import { Indexer } from "./chain/indexer";
 import type { RpcProvider } from "./chain/logs";
 import { Relayer } from "./chain/relayer";
 import { displayUrl, type PeerEndpoint } from "./chain/endpoints";
+import { PendingEffects } from "./chain/pendingEffects";
+import { MinedTransactions } from "./chain/receipts";
+import { chainRoutes } from "./http/chainRoutes";
 import { SiweAuth } from "./auth/siwe";
 import { TokenSigner } from "./auth/tokens";
 import { Roles } from "./auth/roles";
@@ -124,9 +127,18 @@ export function createGateway(deps: GatewayDeps) {
     logger.child({ component: "audit" }),
     anchoring,
   );
-  const grants = new GrantService({ store, indexer, roles });
+  const pending = new PendingEffects();
+  const transactions = new MinedTransactions({
+    provider: deps.provider,
+    registryAddress: registry.address,
+    indexer,
+    pending,
+    pollIntervalMs: env.POLL_INTERVAL_MS,
+    log: logger.child({ component: "transactions" }),
+  });
+  const grants = new GrantService({ store, indexer, roles, pending });
   const data = new DataService({ store, keyring, accessLog, grants, roles, eraser: deletion, payloadKey });
-  const relayer = new Relayer(registry.address, deps.signer);
+  const relayer = new Relayer(registry.address, deps.signer, (txHash) => transactions.follow(txHash));
   const app = createApp({
     auth,
     data,
@@ -162,7 +174,7 @@ export function createGateway(deps: GatewayDeps) {
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
     staticDir: deps.staticDir,
     registerMetrics: (registry) => deletion.registerMetrics(registry),
-    extraRoutes: [...deletionRoutes({ deletions: deletion.deletions, roles, log: store }), ...auditRoutes({ audit, log: store, roles })],
+    extraRoutes: [...chainRoutes({ transactions }), ...deletionRoutes({ deletions: deletion.deletions, roles, log: store }), ...auditRoutes({ audit, log: store, roles })],
   });
 
   return {
@@ -173,6 +185,7 @@ export function createGateway(deps: GatewayDeps) {
     data,
     grants,
     relayer,
+    receipts: transactions,
     deletion,
     outbox,
     audit,
@@ -196,6 +209,7 @@ export function createGateway(deps: GatewayDeps) {
       audit.start();
     },
     async stop(): Promise<void> {
+      transactions.stop();
       deletion.stop();
       await audit.stop();
       await outbox.stop();

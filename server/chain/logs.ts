@@ -14,7 +14,8 @@ export interface ChainLog {
   index: number;
 }
 
-interface RawLog {
+/** A log as JSON-RPC answers it (eth_getLogs, a receipt's logs). */
+export interface RawLog {
   address: string;
   topics: string[];
   data: string;
@@ -22,6 +23,19 @@ interface RawLog {
   blockHash: string;
   transactionHash: string;
   logIndex: string;
+  removed?: boolean;
+}
+
+export function toChainLog(log: RawLog): ChainLog {
+  return {
+    address: log.address,
+    topics: log.topics,
+    data: log.data,
+    blockNumber: Number(log.blockNumber),
+    blockHash: log.blockHash,
+    transactionHash: log.transactionHash,
+    index: Number(log.logIndex),
+  };
 }
 
 /**
@@ -33,15 +47,7 @@ export async function getLogs(provider: RpcProvider, filter: { address: string |
     { address: filter.address, fromBlock: toQuantity(filter.fromBlock), toBlock: toQuantity(filter.toBlock) },
   ])) as RawLog[] | null;
   if (!Array.isArray(raw)) throw new Error(`eth_getLogs returned ${raw === null ? "null" : typeof raw}, not a list`);
-  return raw.map((log) => ({
-    address: log.address,
-    topics: log.topics,
-    data: log.data,
-    blockNumber: Number(log.blockNumber),
-    blockHash: log.blockHash,
-    transactionHash: log.transactionHash,
-    index: Number(log.logIndex),
-  }));
+  return raw.map(toChainLog);
 }
 
 /** What the indexer reads of a block. */

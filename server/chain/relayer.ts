@@ -21,7 +21,12 @@ export class Relayer {
   private readonly registry: DataUseRegistry;
   private queue: Promise<unknown> = Promise.resolve();
 
-  constructor(registryAddress: string, signer: ContractRunner) {
+  /** `onSent` hears each transaction sent (the gateway applies its own revocations once mined, without waiting for its poll). */
+  constructor(
+    registryAddress: string,
+    signer: ContractRunner,
+    private readonly onSent: (txHash: string) => void = () => undefined,
+  ) {
     this.registry = DataUseRegistry__factory.connect(registryAddress, signer);
   }
 
@@ -44,6 +49,7 @@ export class Relayer {
     this.queue = sent.catch(() => undefined);
     try {
       const tx = await sent;
+      this.onSent(tx.hash);
       return { txHash: tx.hash };
     } catch (error) {
       throw new GatewayError("RELAY_FAILED", "the transaction could not be submitted", { cause: error });

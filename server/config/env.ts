@@ -31,7 +31,8 @@ export const envSchema = z.object({
   DEPLOYMENT_FILE: z.string().optional(),
   CONFIRMATIONS: z.coerce.number().int().min(0).max(1000).default(0),
   MAX_INDEX_LAG: z.coerce.number().int().min(0).default(2),
-  MAX_INDEX_AGE_MS: z.coerce.number().int().positive().default(3000),
+  /** How old the last successful read of the head may be: the window a node that stops answering leaves open (20 polls at the default interval). */
+  MAX_INDEX_AGE_MS: z.coerce.number().int().positive().default(1000),
   /**
    * The oldest chain head (by its block time, against the wall clock) a release may be decided on.
    * It is the log's staleness window, registered for the log on AuditAnchor, which the auditor holds

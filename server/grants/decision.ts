@@ -2,6 +2,7 @@ import type { DenyCode } from "../../core/errorCodes";
 import { DENY_CODE_OF_END, grantValidity } from "../../core/grantValidity";
 import type { IndexStore, IndexedGrant } from "../store/types";
 import type { ChainView } from "../chain/indexer";
+import type { PendingEffects } from "../chain/pendingEffects";
 
 export interface GrantQuery {
   subject: string;
@@ -50,6 +51,8 @@ export function decide(
   chain: ChainView,
   confirmations: number,
   wallClockMs = Date.now(),
+  /** Mined transactions handed over that the index has not read yet: they can only end the grant sooner. */
+  pending?: Pick<PendingEffects, "on">,
 ): Decision {
   const confirmedBlock = chain.headNumber - confirmations;
   const now = decisionNow(chain.headTime, wallClockMs);
@@ -71,19 +74,22 @@ export function decide(
   // Changes after the confirmed block count only where they end access sooner: against the state
   // as of that block, not the value before the latest change (two extensions in a row would
   // otherwise make the first, unconfirmed, count). A revocation (expiry 0) counts at once.
-  const expiresAt =
+  let expiresAt =
     grant.expiresAt !== 0 && grant.blockNumber > confirmedBlock
       ? Math.min(grant.expiresAt, store.grantExpiryAt(query.subject, query.grantId, confirmedBlock) ?? 0)
       : grant.expiresAt;
+  // Mined after the index's block and handed over: only what ends the grant sooner (0 is revoked).
+  const early = pending?.on(query, chain.indexedBlock) ?? null;
+  if (early?.expiresAt != null) expiresAt = Math.min(expiresAt, early.expiresAt);
   let dataExpiresAt = 0;
   const dataExpiry = store.getDataExpiry(query.subject, query.category);
-  if (dataExpiry) {
-    const candidates = [dataExpiry.expiresAt];
-    if (dataExpiry.blockNumber > confirmedBlock) candidates.push(store.dataExpiryAt(query.subject, query.category, confirmedBlock));
+  if (dataExpiry || early?.dataExpiresAt != null) {
+    const candidates = [dataExpiry?.expiresAt ?? 0, early?.dataExpiresAt ?? 0];
+    if (dataExpiry && dataExpiry.blockNumber > confirmedBlock) candidates.push(store.dataExpiryAt(query.subject, query.category, confirmedBlock));
     const set = candidates.filter((t) => t !== 0);
     if (set.length > 0) dataExpiresAt = Math.min(...set);
   }
-  const allRevokedAt = store.getCutoff(query.subject, query.grantee)?.revokedAt ?? 0;
+  const allRevokedAt = Math.max(store.getCutoff(query.subject, query.grantee)?.revokedAt ?? 0, early?.cutoffAt ?? 0);
   const validity = grantValidity({ grantedAt: grant.grantedAt, expiresAt, allRevokedAt, dataExpiresAt }, now);
   if (!validity.valid) return deny(DENY_CODE_OF_END[validity.reason!], grant, validity.expiresAt);
   return { allowed: true, reason: null, expiresAt: validity.expiresAt, grant, decidedAt: now, headBlock: chain.headNumber, headHash: chain.headHash, headTime: chain.headTime, indexedBlock: chain.indexedBlock };

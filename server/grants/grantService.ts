@@ -2,6 +2,7 @@ import { grantIdOf, labelToId } from "../../core/ids";
 import { forbidden } from "../errors";
 import type { IndexStore, IndexedGrant } from "../store/types";
 import type { Indexer } from "../chain/indexer";
+import type { PendingEffects } from "../chain/pendingEffects";
 import type { Roles } from "../auth/roles";
 import type { DenyCode } from "../../core/errorCodes";
 import { decide, decisionNow, type Decision, type DecisionStore } from "./decision";
@@ -35,6 +36,8 @@ export class GrantService {
       store: Pick<IndexStore, "listGrants"> & DecisionStore;
       indexer: Pick<Indexer, "freshView" | "confirmations" | "lastView">;
       roles: Roles;
+      /** Mined transactions handed over that the index has not read yet. */
+      pending?: Pick<PendingEffects, "on">;
     },
   ) {}
 
@@ -54,7 +57,7 @@ export class GrantService {
       party: this.deps.roles.seesEverything(caller) ? undefined : caller,
     };
     const listed = (g: IndexedGrant): ListedGrant => {
-      const decision = decide(this.deps.store, g, view, this.deps.indexer.confirmations);
+      const decision = decide(this.deps.store, g, view, this.deps.indexer.confirmations, Date.now(), this.deps.pending);
       return { ...g, status: decision.allowed ? "active" : STATUS_OF_DENIAL[decision.reason!] };
     };
     if (query.status === "all") {
@@ -92,6 +95,8 @@ export class GrantService {
       { subject, grantee, category: categoryId, purpose: purposeId, grantId: grantIdOf(subject, grantee, categoryId, purposeId).toLowerCase() },
       view,
       this.deps.indexer.confirmations,
+      Date.now(),
+      this.deps.pending,
     );
   }
 }

@@ -69,6 +69,8 @@ export async function startTestGateway(options: {
   /** The anchoring key; default the deployer (which deployLedger makes an anchorer); null for none. */
   anchorSigner?: Signer | null;
   now?: () => number;
+  /** Wraps the gateway's provider (a node that holds or drops some answers). */
+  wrapProvider?: (provider: RpcProvider) => RpcProvider;
 } = {}): Promise<TestGateway> {
   const deployer = options.chain?.signer ?? ((await hre.ethers.getSigners())[0] as unknown as Signer);
   const deployment = options.deployment ?? (await deployLedger(hre, { signer: deployer, noteKey: hexlify(checkpointNoteKey(TEST_MASTER_KEY).publicKey) }));
@@ -84,7 +86,8 @@ export async function startTestGateway(options: {
     ...options.env,
   });
   const chainProvider = options.chain?.provider ?? hre.ethers.provider;
-  const { provider, setDown } = switchableProvider(chainProvider);
+  const { provider: switchable, setDown } = switchableProvider(chainProvider);
+  const provider = options.wrapProvider?.(switchable) ?? switchable;
   const keeper = options.keepHeadFresh === false ? null : headKeeper(chainProvider, env.MAX_HEAD_AGE_SECONDS / 3);
   await keeper?.tick();
   const gateway = createGateway({

@@ -60,6 +60,8 @@ export class GatewayClient {
   services = () => this.request<{ services: ServiceRow[] }>("GET", "/v1/services");
   orders = (subject: string) => this.request<{ orders: OrderRow[] }>("GET", `/v1/deletion-orders?subject=${subject}&limit=1000`);
   relay = (body: RelayRequest) => this.request<{ txHash: string }>("POST", "/v1/relay", body);
+  /** Hands the gateway a mined registry transaction: its revocations count at once, before the gateway's poll reads the block. */
+  handOver = (txHash: string) => this.request<{ applied: unknown[]; indexed: boolean }>("POST", "/v1/chain/transactions", { txHash });
 
   /** A page of the log entries naming the caller from `from` on; `to` is where the next page starts. */
   auditEntries = (from: number) => this.request<{ entries: AuditEntry[]; treeSize: number; to: number }>("GET", `/v1/audit/entries?from=${from}`);

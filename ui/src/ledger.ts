@@ -3,7 +3,7 @@ import { DataUseRegistry__factory } from "../../typechain-types/factories/contra
 import type { DataUseRegistry } from "../../typechain-types/contracts/DataUseRegistry";
 import { labelToId } from "../../core/ids";
 import { readDomain, typesFor, type SignedActionKind } from "../../core/eip712";
-import type { GatewayClient, PublicConfig, RelayRequest } from "./gateway";
+import { GatewayRequestError, type GatewayClient, type PublicConfig, type RelayRequest } from "./gateway";
 import type { Eip1193Provider } from "./wallet";
 
 /** A change a subject makes to its grants or data expiries; names match the relay's `action`. */
@@ -77,6 +77,7 @@ export class Ledger {
     onProgress({ stage: "pending", txHash });
     const receipt = await this.waitForReceipt(txHash);
     if (receipt.status !== 1) throw new TransactionFailedError(receipt);
+    await this.handOver(txHash);
     onProgress({ stage: "indexing", txHash, blockNumber: receipt.blockNumber });
     await this.waitForIndex(receipt.blockNumber);
     return receipt;
@@ -115,6 +116,25 @@ export class Ledger {
     onProgress({ stage: "relaying" });
     const { txHash } = await this.gateway.relay({ ...a, subject: this.subject, deadline, signature } as RelayRequest);
     return txHash;
+  }
+
+  /**
+   * Hands the mined transaction to the gateway, so that a revocation holds from now on rather than
+   * from its next read of the chain. The gateway's node may be a moment behind the wallet's: a
+   * transaction it does not know yet is handed over again a few times. Best effort: the gateway's
+   * poll reads the block anyway.
+   */
+  private async handOver(txHash: string, attempts = 5): Promise<void> {
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      try {
+        await this.gateway.handOver(txHash);
+        return;
+      } catch (error) {
+        const retry = error instanceof GatewayRequestError && ["TX_NOT_FOUND", "CHAIN_UNAVAILABLE", "RATE_LIMITED", "NETWORK"].includes(error.code);
+        if (!retry || attempt === attempts) return;
+        await sleep(300 * attempt);
+      }
+    }
   }
 
   private async waitForReceipt(txHash: string, timeoutMs = 180_000): Promise<TransactionReceipt> {
