@@ -42,10 +42,13 @@ export function toChainLog(log: RawLog): ChainLog {
  * eth_getLogs, read raw: building ethers' Log objects cost more than the rest of indexing together
  * (0.45 s per 10,000 logs).
  */
-export async function getLogs(provider: RpcProvider, filter: { address: string | string[]; fromBlock: number; toBlock: number }): Promise<ChainLog[]> {
-  const raw = (await provider.send("eth_getLogs", [
-    { address: filter.address, fromBlock: toQuantity(filter.fromBlock), toBlock: toQuantity(filter.toBlock) },
-  ])) as RawLog[] | null;
+export async function getLogs(
+  provider: RpcProvider,
+  filter: { address: string | string[] } & ({ fromBlock: number; toBlock: number } | { blockHash: string }),
+): Promise<ChainLog[]> {
+  // By block hash (EIP-234), a node that does not hold the block answers an error, not an empty list.
+  const range = "blockHash" in filter ? { blockHash: filter.blockHash } : { fromBlock: toQuantity(filter.fromBlock), toBlock: toQuantity(filter.toBlock) };
+  const raw = (await provider.send("eth_getLogs", [{ address: filter.address, ...range }])) as RawLog[] | null;
   if (!Array.isArray(raw)) throw new Error(`eth_getLogs returned ${raw === null ? "null" : typeof raw}, not a list`);
   return raw.map(toChainLog);
 }
@@ -56,6 +59,8 @@ export interface BlockHeader {
   hash: string;
   parentHash: string;
   timestamp: number;
+  /** The block's logs bloom (0x + 512 hex digits), or null when the node left it out. */
+  logsBloom: string | null;
 }
 
 const HASH = /^0x[0-9a-fA-F]{64}$/;
@@ -67,12 +72,12 @@ const HASH = /^0x[0-9a-fA-F]{64}$/;
 export async function getBlockHeader(provider: RpcProvider, tag: number | "latest"): Promise<BlockHeader> {
   const raw = (await provider.send("eth_getBlockByNumber", [tag === "latest" ? tag : toQuantity(tag), false])) as Record<string, unknown> | null;
   if (raw === null || typeof raw !== "object") throw new Error(`block ${tag} is not available`);
-  const { number, hash, parentHash, timestamp } = raw;
+  const { number, hash, parentHash, timestamp, logsBloom } = raw;
   if (typeof number !== "string" || typeof timestamp !== "string" || typeof hash !== "string" || typeof parentHash !== "string" || !HASH.test(hash) || !HASH.test(parentHash)) {
     throw new Error(`block ${tag} came back malformed`);
   }
   // Hashes as the node wrote them, as the stored cursor and blocks hold them and logs carry them.
-  const header = { number: Number(number), hash, parentHash, timestamp: Number(timestamp) };
+  const header = { number: Number(number), hash, parentHash, timestamp: Number(timestamp), logsBloom: typeof logsBloom === "string" ? logsBloom : null };
   if (!Number.isSafeInteger(header.number) || !Number.isSafeInteger(header.timestamp) || (tag !== "latest" && header.number !== tag)) {
     throw new Error(`block ${tag} came back malformed`);
   }

@@ -3,7 +3,7 @@ import { expect } from "chai";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { toQuantity } from "ethers";
+import { keccak256, toQuantity } from "ethers";
 import pino from "pino";
 import { mine, time } from "@nomicfoundation/hardhat-network-helpers";
 import { DataUseRegistry__factory } from "../../typechain-types";
@@ -53,7 +53,7 @@ describe("a stalled or lying node", function () {
     removeDir(dir);
   });
 
-  function indexer(provider: RpcProvider, options: Partial<IndexerOptions> = {}): Indexer {
+  function indexer(provider: RpcProvider, options: Partial<IndexerOptions> = {}, log = pino({ level: "silent" })): Indexer {
     const registry = deployment.contracts.DataUseRegistry;
     return new Indexer(
       provider,
@@ -70,7 +70,7 @@ describe("a stalled or lying node", function () {
         confirmations: 0,
         ...options,
       },
-      pino({ level: "silent" }),
+      log,
     );
   }
 
@@ -233,6 +233,91 @@ describe("a stalled or lying node", function () {
       await (await registry.changeExpiry(query.grantId, expiresAt - 300)).wait();
       await time.increaseTo(expiresAt - 300);
       expect(await decideNow(query)).to.include({ allowed: false, reason: "GRANT_EXPIRED", expiresAt: expiresAt - 300 });
+    });
+  });
+
+  describe("logs left out of an eth_getLogs answer", function () {
+    /** Warnings the indexer logs, parsed. */
+    function capturedLog() {
+      const lines: { msg: string; block?: number; rereads?: number }[] = [];
+      return { lines, log: pino({ level: "warn" }, { write: (line: string) => void lines.push(JSON.parse(line)) }) };
+    }
+
+    /** A revocation mined in its own block, on a grant the store has indexed; the revocation's block. */
+    async function revokedAfterIndexing(reader: () => Indexer) {
+      const [, subject, service] = await hre.ethers.getSigners();
+      const registry = DataUseRegistry__factory.connect(deployment.contracts.DataUseRegistry.address, subject);
+      const category = labelToId(`dropped.${Date.now()}.${Math.random()}`);
+      await (await registry.grant(service.address, category, labelToId("dpv:Marketing"), (await time.latest()) + 3600)).wait();
+      await reader().syncOnce();
+      const grantId = grantIdOf(subject.address, service.address, category, labelToId("dpv:Marketing")).toLowerCase();
+      const revocation = (await (await registry.revoke(grantId)).wait())!;
+      return { subject: subject.address.toLowerCase(), grantId, block: revocation.blockNumber };
+    }
+
+    /** A backend behind a load balancer that lags: its range reads leave out block `dropped()`'s logs; `byHash` says how it answers reads by block hash. */
+    function droppingProvider(dropped: () => number | null, byHash: "answers" | "fails" = "answers") {
+      let hashReads = 0;
+      const provider = providerWith(async (method, params) => {
+        const answer = await hre.ethers.provider.send(method, params);
+        if (method !== "eth_getLogs") return answer;
+        if ("blockHash" in (params[0] as object)) {
+          hashReads += 1;
+          if (byHash === "fails") throw new Error("unknown block");
+          return answer;
+        }
+        return (answer as { blockNumber: string }[]).filter((log) => Number(log.blockNumber) !== dropped());
+      });
+      return { provider, hashReads: () => hashReads };
+    }
+
+    it("indexes a revocation that eth_getLogs left out of its answer for the newest block", async function () {
+      let dropped: number | null = null;
+      const node = droppingProvider(() => dropped);
+      const { lines, log } = capturedLog();
+      const reader = indexer(node.provider, {}, log);
+      const { subject, grantId, block } = await revokedAfterIndexing(() => reader);
+      dropped = block;
+      await reader.syncOnce();
+      expect(store.getCursor()!.blockNumber).to.be.at.least(block);
+      expect(store.getGrant(subject, grantId)!.expiresAt).to.equal(0);
+      expect(lines.some((l) => /left out a block's registry events/.test(l.msg) && l.block === block)).to.equal(true);
+    });
+
+    it("does not move past a block whose bloom names our events while the node cannot read it by hash", async function () {
+      let dropped: number | null = null;
+      const node = droppingProvider(() => dropped, "fails");
+      const reader = indexer(node.provider);
+      const { subject, grantId, block } = await revokedAfterIndexing(() => reader);
+      const before = store.getCursor()!.blockNumber;
+      dropped = block;
+      await expect(reader.syncOnce()).to.be.rejectedWith("unknown block");
+      expect(store.getCursor()!.blockNumber).to.be.lessThan(block).and.at.least(before);
+      expect(store.getGrant(subject, grantId)!.expiresAt).to.not.equal(0);
+    });
+
+    it("takes a block as empty after a bounded number of re-reads when its bloom is a false positive, and says so", async function () {
+      await mine(1);
+      const empty = await hre.ethers.provider.getBlockNumber();
+      // The bloom of an empty block, with the bits of the registry's address and of GrantRevoked's topic set.
+      const bits = (item: string) => [0, 1, 2].map((i) => parseInt(keccak256(item).slice(2 + 4 * i, 6 + 4 * i), 16) & 2047);
+      const bloom = Buffer.alloc(256);
+      for (const bit of [...bits(deployment.contracts.DataUseRegistry.address.toLowerCase()), ...bits(keccak256(Buffer.from("GrantRevoked(address,address,bytes32)")))]) {
+        bloom[255 - (bit >> 3)] |= 1 << (bit & 7);
+      }
+      let hashReads = 0;
+      const provider = providerWith(async (method, params) => {
+        const answer = (await hre.ethers.provider.send(method, params)) as { number?: string; logsBloom?: string };
+        if (method === "eth_getBlockByNumber" && Number(answer?.number) === empty) return { ...answer, logsBloom: "0x" + bloom.toString("hex") };
+        if (method === "eth_getLogs" && "blockHash" in (params[0] as object)) hashReads += 1;
+        return answer;
+      });
+      const { lines, log } = capturedLog();
+      const reader = indexer(provider, {}, log);
+      await reader.syncOnce();
+      expect(store.getCursor()!.blockNumber).to.be.at.least(empty);
+      expect(hashReads).to.equal(3);
+      expect(lines.filter((l) => /bloom false positive/.test(l.msg)).map((l) => [l.block, l.rereads])).to.deep.equal([[empty, 3]]);
     });
   });
 });
