@@ -152,7 +152,7 @@ export class Indexer {
     // block after it. The head's own time says how old the chain it shows is.
     const headAge = now / 1000 - view.headTime;
     if (headAge > this.maxHeadAgeSeconds) {
-      throw new IndexStaleError(`the chain head (block ${view.headNumber}) is ${Math.floor(headAge)} s old, over the ${this.maxHeadAgeSeconds} s allowed`);
+      throw new IndexStaleError(`the chain head (block ${view.headNumber}) is ${headAge.toFixed(1)} s old, over the ${this.maxHeadAgeSeconds} s allowed`);
     }
     if (this.peerFault !== null) throw new IndexStaleError(this.peerFault);
     if (view.headNumber - view.indexedBlock > this.options.maxLagBlocks) {
