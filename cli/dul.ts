@@ -34,30 +34,31 @@ Common options
   --deployment FILE    deployments/<chainId>.json (default: the one for the RPC's chain id)
   DUL_AUDITOR_KEY      private key of an address in the gateway's AUDITOR_ADDRESSES, to read the log with --gateway`;
 
+const OPTIONS = {
+  rpc: { type: "string" },
+  deployment: { type: "string" },
+  subject: { type: "string" },
+  grantee: { type: "string" },
+  format: { type: "string" },
+  gateway: { type: "string" },
+  // --log FILE for audit verify, --log VKEY (repeatable) for witness.
+  log: { type: "string", multiple: true },
+  "save-log": { type: "string" },
+  grace: { type: "string" },
+  witness: { type: "string", multiple: true },
+  quorum: { type: "string" },
+  key: { type: "string" },
+  name: { type: "string" },
+  dir: { type: "string" },
+  listen: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+const parse = (argv: string[]) => parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
+type Values = ReturnType<typeof parse>["values"];
+
 async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      rpc: { type: "string" },
-      deployment: { type: "string" },
-      subject: { type: "string" },
-      grantee: { type: "string" },
-      format: { type: "string" },
-      gateway: { type: "string" },
-      // --log FILE for audit verify, --log VKEY (repeatable) for witness.
-      log: { type: "string", multiple: true },
-      "save-log": { type: "string" },
-      grace: { type: "string" },
-      witness: { type: "string", multiple: true },
-      quorum: { type: "string" },
-      key: { type: "string" },
-      name: { type: "string" },
-      dir: { type: "string" },
-      listen: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
+  const { values, positionals } = parse(argv);
   const [group, command] = positionals;
   if (group === "witness" && !values.help) return runWitness(values);
   if (values.help || group !== "audit" || !command) {
@@ -65,6 +66,14 @@ async function main(argv: string[]): Promise<number> {
     return values.help ? 0 : 2;
   }
   const provider = new HttpRpcProvider(values.rpc ?? process.env.RPC_URL ?? "http://127.0.0.1:8545", undefined, { staticNetwork: false });
+  try {
+    return await audit(command, values, provider);
+  } finally {
+    provider.destroy();
+  }
+}
+
+async function audit(command: string, values: Values, provider: HttpRpcProvider): Promise<number> {
   const chainId = Number((await provider.getNetwork()).chainId);
   const deploymentFile = values.deployment ?? deploymentPath(process.cwd(), chainId);
   if (!existsSync(deploymentFile)) throw new UsageError(`no deployment file ${deploymentFile}: pass --deployment`);
@@ -168,10 +177,21 @@ function oneOf<T extends string>(value: string, allowed: readonly T[]): T {
   return value as T;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (error) => {
-    console.error(error instanceof UsageError ? `${error.message}\n\n${USAGE}` : `dul: ${(error as Error).message}`);
-    process.exit(error instanceof UsageError ? 2 : 3);
-  },
-);
+/**
+ * Exits once stdout and stderr have handed everything to the OS: a pipe is written asynchronously,
+ * and exiting straight after the last write cut a large JSON report short for the program reading
+ * it. Exiting (rather than waiting for the event loop to empty) keeps an idle keep-alive connection
+ * to the gateway from holding the command open.
+ */
+function exitAfterOutput(code: number): void {
+  process.exitCode = code;
+  let pending = 2;
+  const done = () => void (--pending === 0 && process.exit(code));
+  process.stdout.write("", done);
+  process.stderr.write("", done);
+}
+
+main(process.argv.slice(2)).then(exitAfterOutput, (error) => {
+  console.error(error instanceof UsageError ? `${error.message}\n\n${USAGE}` : `dul: ${(error as Error).message}`);
+  exitAfterOutput(error instanceof UsageError ? 2 : 3);
+});
