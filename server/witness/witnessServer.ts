@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { dirname } from "node:path";
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import { Cosigner } from "../../core/checkpoint";
@@ -63,7 +64,10 @@ export function witnessServer(witness: Witness, logger: Logger): Server {
  * the cosignature type, readable by its owner alone.
  */
 export function loadOrCreateWitnessKey(file: string, name: string): Cosigner {
-  if (!existsSync(file)) writeFileAtomic(file, `${formatSignerKey(name, SIG_COSIGNATURE_V1, randomBytes(32))}\n`, 0o600);
+  if (!existsSync(file)) {
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileAtomic(file, `${formatSignerKey(name, SIG_COSIGNATURE_V1, randomBytes(32))}\n`, 0o600);
+  }
   const parsed = parseSignerKey(readFileSync(file, "utf8").trim(), [SIG_COSIGNATURE_V1]);
   return new Cosigner(parsed.name, parsed.key);
 }

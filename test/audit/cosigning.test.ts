@@ -2,11 +2,10 @@ import { expect } from "chai";
 import hre from "hardhat";
 import Database from "better-sqlite3";
 import { mkdtempSync } from "node:fs";
-import { createServer, type Server } from "node:http";
+import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AddressInfo } from "node:net";
-import pino from "pino";
 import { cosignatureVerifier, parseCheckpointText } from "../../core/checkpoint";
 import { hexlify } from "ethers";
 import { ed25519Signer, openNote, signNote, verifierFromKey } from "../../core/signedNote";
@@ -15,30 +14,11 @@ import { verifyLog } from "../../auditor/verify";
 import { checkpointNoteKey } from "../../server/audit/noteKey";
 import type { SignedCheckpoint } from "../../server/store/types";
 import { logEntry } from "../../server/audit/accessLog";
-import { createWitness } from "../../server/witness/witnessServer";
 import { SqliteStore } from "../../server/store/sqlite";
 import { deployLedger } from "../../scripts/lib/deploy";
 import type { Deployment } from "../../core/deployment";
-import type { Witness } from "../../server/witness/witness";
 import { call, removeDir, startTestGateway, type TestGateway } from "../helpers/gateway";
-
-/** A real witness on an ephemeral loopback port, trusting the test gateway's log key. */
-async function startWitness(dir: string, name: string, logKey: string): Promise<{ witness: Witness; url: string; close(): Promise<void> }> {
-  const { witness, server } = createWitness({ dataDir: join(dir, name), keyFile: join(dir, `${name}.key`), name: `witness.test/${name}`, logKeys: [logKey], logger: pino({ level: "silent" }) });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return { witness, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => closeServer(server) };
-}
-
-const closeServer = (server: Server) => new Promise<void>((resolve) => server.close(() => resolve()));
-
-/** The log's verifier key, as the gateway of test/helpers (master key 0x07…) signs with it. */
-async function logKeyOf(deployment: Deployment): Promise<string> {
-  const probe = await startTestGateway({ deployment, env: { CHECKPOINT_INTERVAL_MS: "100000", ANCHOR_INTERVAL_MS: "100000" } });
-  const key = probe.gateway.audit.verifierKey;
-  await probe.close();
-  removeDir(probe.dataDir);
-  return key;
-}
+import { closeServer, logKeyOf, startWitness } from "../helpers/witness";
 
 describe("witnesses cosign the gateway's checkpoints (C2SP tlog-witness)", function () {
   const quiet = { CHECKPOINT_INTERVAL_MS: "100000", ANCHOR_INTERVAL_MS: "100000" };
