@@ -17,7 +17,7 @@ import { logEntry } from "../../server/audit/accessLog";
 import { SqliteStore } from "../../server/store/sqlite";
 import { deployLedger } from "../../scripts/lib/deploy";
 import type { Deployment } from "../../core/deployment";
-import { call, removeDir, startTestGateway, type TestGateway } from "../helpers/gateway";
+import { TEST_MASTER_KEY, call, removeDir, startTestGateway, type TestGateway } from "../helpers/gateway";
 import { closeServer, logKeyOf, startWitness } from "../helpers/witness";
 
 describe("witnesses cosign the gateway's checkpoints (C2SP tlog-witness)", function () {
@@ -27,7 +27,8 @@ describe("witnesses cosign the gateway's checkpoints (C2SP tlog-witness)", funct
   let logKey: string;
 
   before(async function () {
-    deployment = await deployLedger(hre);
+    // The log's note key registered on chain, as the test gateway signs with it.
+    deployment = await deployLedger(hre, { noteKey: hexlify(checkpointNoteKey(TEST_MASTER_KEY).publicKey) });
     logKey = await logKeyOf(deployment);
   });
   beforeEach(() => (dir = mkdtempSync(join(tmpdir(), "dul-cosign-"))));
@@ -75,8 +76,9 @@ describe("witnesses cosign the gateway's checkpoints (C2SP tlog-witness)", funct
       const checkpoints = store.listCheckpoints(0, 1000);
       const history = await readChainHistory(hre.ethers.provider, deployment);
       const witnesses = [w1.witness.cosigner.verifierKey, w2.witness.cosigner.verifierKey];
-      const logNoteKey = hexlify(checkpointNoteKey(Buffer.alloc(32, 7)).publicKey);
-      const verify = (cps: SignedCheckpoint[], quorum: number) => verifyLog({ entries, checkpoints: cps, history, graceSeconds: 0, witnesses, quorum, logNoteKey });
+      expect(history.log?.noteKey).to.equal(hexlify(checkpointNoteKey(TEST_MASTER_KEY).publicKey));
+      // The log's key comes from the chain: nothing about it is passed in.
+      const verify = (cps: SignedCheckpoint[], quorum: number) => verifyLog({ entries, checkpoints: cps, history, graceSeconds: 0, witnesses, quorum });
       const rules = async (cps: SignedCheckpoint[], quorum: number) => (await verify(cps, quorum)).violations.map((v) => v.rule);
 
       expect(await rules(checkpoints, 2)).to.deep.equal([]);
