@@ -1,4 +1,5 @@
-import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from "node:worker_threads";
+import { MessageChannel, receiveMessageOnPort, type MessagePort, type Worker } from "node:worker_threads";
+import { sourceExtension, startWorker } from "../../core/startWorker";
 import { join } from "node:path";
 import type { LogSink } from "./accessLog";
 import type { AccessLogEntry } from "../store/types";
@@ -44,7 +45,7 @@ export class LogWriter implements LogSink {
   constructor(databasePath: string, payloadKey: Uint8Array) {
     const { port1, port2 } = new MessageChannel();
     this.replies = port1;
-    this.worker = startWorker(join(__dirname, `logWriterWorker${extension}`), { databasePath, payloadKey: new Uint8Array(payloadKey), replies: port2 }, [port2]);
+    this.worker = startWorker(join(__dirname, `logWriterWorker${sourceExtension}`), { databasePath, payloadKey: new Uint8Array(payloadKey), replies: port2 }, [port2]);
     // The gateway closes it on shutdown; a gateway left open (a test's) must not keep the process alive.
     this.worker.unref();
     this.replies.unref();
@@ -129,13 +130,3 @@ const latin1 = (bytes: Uint8Array): string => asBuffer(bytes).toString("latin1")
 /** The thread's side of toWire. */
 export const fromWire = ({ entry, release }: WireItem): LogItem =>
   release ? { entry, release: { sealed: Buffer.from(release.sealed, "latin1"), key: Buffer.from(release.key, "latin1"), aad: release.aad } } : { entry };
-
-/** `.ts` when the gateway runs from its sources (ts-node), `.js` when compiled. */
-const extension = __filename.endsWith(".ts") ? ".ts" : ".js";
-
-/** A worker thread on `file`; from TypeScript sources, with ts-node registered in it as in the parent. */
-function startWorker(file: string, workerData: unknown, transferList: MessagePort[]): Worker {
-  if (extension === ".js") return new Worker(file, { workerData, transferList });
-  const bootstrap = `require(${JSON.stringify(require.resolve("ts-node/register/transpile-only"))}); require(${JSON.stringify(file)});`;
-  return new Worker(bootstrap, { eval: true, workerData, transferList });
-}
