@@ -70,6 +70,9 @@ export async function checkReleases(entries: readonly AuditEntry[], history: Cha
   let canonicalMax = -1;
   let behind: { first: number; count: number; by: number } | null = null;
   let anchorAt = 0;
+  const grantIds = new Map<string, string>();
+  let lastStateKey = "";
+  let lastState: ReturnType<typeof grantStateAt> | null = null;
 
   for (const entry of entries) {
     if (entry.at < lastAt) flag(entry.index, "entry-time", `logged at ${entry.at} ms, before the ${lastAt} ms of an earlier entry`);
@@ -120,9 +123,20 @@ export async function checkReleases(entries: readonly AuditEntry[], history: Cha
     if (anchor && headBlock >= anchor.blockNumber) flag(entry.index, "release-time", `claims head block ${headBlock}, not before block ${anchor.blockNumber} that anchored it`);
 
     // The grant, on the canonical chain, as of the blocks up to the head, at the decision's time.
-    const grantId = grantIdOf(entry.subject, entry.grantee, labelToId(entry.category), labelToId(entry.purpose)).toLowerCase();
+    const pair = `${entry.subject}|${entry.grantee}|${entry.category}|${entry.purpose}`;
+    let grantId = grantIds.get(pair);
+    if (grantId === undefined) {
+      grantId = grantIdOf(entry.subject, entry.grantee, labelToId(entry.category), labelToId(entry.purpose)).toLowerCase();
+      grantIds.set(pair, grantId);
+    }
     const timeline = timelines.get(grantId);
-    const state = timeline ? grantStateAt(timeline, decidedAt, (e) => e.blockNumber <= headBlock) : null;
+    // Releases come in runs under one grant, one head and one second: each state is worked out once per run.
+    const stateKey = `${grantId}|${headBlock}|${decidedAt}`;
+    if (stateKey !== lastStateKey) {
+      lastState = timeline ? grantStateAt(timeline, decidedAt, (e) => e.blockNumber <= headBlock) : null;
+      lastStateKey = stateKey;
+    }
+    const state = lastState;
     if (state?.valid) continue;
     if (onFork) {
       const issuance = `${String(detail.grantId ?? grantId).toLowerCase()}|${String(detail.grantedAt)}`;

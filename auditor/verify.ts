@@ -1,6 +1,6 @@
 import { hexlify, verifyMessage } from "ethers";
 import { checkpointNote, type AuditEntry } from "../core/auditEntry";
-import { LogReplay } from "../core/logReplay";
+import { replayLog } from "./parallelLeaves";
 import type { SignedCheckpoint } from "../server/store/types";
 import { checkCheckpointNotes } from "./witnessCheck";
 import { grantTimelines, type ChainHistory, type GrantTimeline } from "./history";
@@ -74,11 +74,7 @@ export async function verifyLog(input: VerifyInput): Promise<VerifyReport> {
   const flag = (index: number | null, rule: Rule, evidence: string) => violations.push({ index, rule, evidence });
 
   // 1. The sequence and its hash chain: names an entry removed, moved, inserted or edited in place.
-  const replay = new LogReplay();
-  for (const entry of entries) {
-    const found = replay.push(entry);
-    if (found) flag(found.index, found.rule, found.evidence);
-  }
+  const replay = await replayLog(entries, (found) => flag(found.index, found.rule, found.evidence));
   const tree = replay.tree;
   const rootAt = (size: number) => hexlify(tree.rootAt(size));
   const firstFlagged = () => violations.find((v) => v.index !== null)?.index ?? null;

@@ -21,7 +21,34 @@ export class LogReplay {
   constructor(readonly tree: MerkleTree = new MerkleTree()) {}
 
   push(entry: AuditEntry): ChainBreak | null {
+    const leaf = this.tree.hasher.leaf(encodeEntry(entry));
+    return this.pushLeaf(entry, leaf, hexlify(leaf));
+  }
+
+  /** As push, with the entry's leaf hash already computed (bytes and 0x-hex). */
+  pushLeaf(entry: AuditEntry, leaf: Uint8Array, leafHex: string): ChainBreak | null {
+    const found = this.link(entry, this.tree.size, leafHex);
+    this.tree.appendLeafHash(leaf);
+    return found;
+  }
+
+  /**
+   * As push for a run of entries whose tree levels worker threads already hashed: `levels[0]` holds
+   * their leaf hashes, each level above the hashes of the pairs below (an aligned, complete subtree;
+   * see MerkleTree.appendSubtree). `leavesHex` is the leaves as hex without 0x.
+   */
+  pushSubtree(entries: readonly AuditEntry[], from: number, levels: readonly Uint8Array[], leavesHex: string, onBreak: (found: ChainBreak) => void): void {
     const position = this.tree.size;
+    const n = levels[0].length / 32;
+    for (let i = 0; i < n; i++) {
+      const found = this.link(entries[from + i], position + i, `0x${leavesHex.slice(64 * i, 64 * i + 64)}`);
+      if (found) onBreak(found);
+    }
+    this.tree.appendSubtree(levels);
+  }
+
+  /** Checks that the entry at `position` sits at its index and links to the entry before; `leafHex` becomes the link the next must hold. */
+  private link(entry: AuditEntry, position: number, leafHex: string): ChainBreak | null {
     let found: ChainBreak | null = null;
     if (entry.index - position !== this.offset) {
       found = {
@@ -37,7 +64,7 @@ export class LogReplay {
         evidence: `entry ${position - 1} was altered, or entry ${position} moved or inserted: entry ${position} links to ${entry.prevHash}, entry ${position - 1} hashes to ${this.prevHash}`,
       };
     }
-    this.prevHash = hexlify(this.tree.appendData(encodeEntry(entry)));
+    this.prevHash = leafHex;
     return found;
   }
 }

@@ -1,13 +1,7 @@
-import { createHash } from "node:crypto";
 import { EMPTY_ROOT, type Hash, type Hasher } from "./merkle";
+import { nodeHasher } from "./nodeHasher";
 
-/** node:crypto's SHA-256 with the RFC 6962 prefixes: the gateway's and the auditor's hasher. */
-export const nodeHasher: Hasher = {
-  leaf: (data) => createHash("sha256").update(LEAF).update(data).digest(),
-  node: (left, right) => createHash("sha256").update(NODE).update(left).update(right).digest(),
-};
-const LEAF = Buffer.from([0x00]);
-const NODE = Buffer.from([0x01]);
+export { nodeHasher };
 
 /** A growable array of 32-byte hashes in one buffer: a million leaves cost 32 MB, not a million objects. */
 class HashArray {
@@ -22,6 +16,19 @@ class HashArray {
     }
     this.buf.set(hash, this.length * 32);
     this.length += 1;
+  }
+
+  /** Appends hashes packed back to back. */
+  pushAll(hashes: Uint8Array): void {
+    let size = this.buf.length;
+    while (this.length * 32 + hashes.length > size) size *= 2;
+    if (size > this.buf.length) {
+      const bigger = Buffer.alloc(size);
+      this.buf.copy(bigger);
+      this.buf = bigger;
+    }
+    this.buf.set(hashes, this.length * 32);
+    this.length += hashes.length / 32;
   }
 
   at(i: number): Buffer {
@@ -44,7 +51,7 @@ export class MerkleTree {
   /** levels[k][i] is the hash of leaves [i·2^k, (i+1)·2^k). */
   private readonly levels: HashArray[] = [new HashArray()];
 
-  constructor(private readonly hasher: Hasher = nodeHasher) {}
+  constructor(readonly hasher: Hasher = nodeHasher) {}
 
   get size(): number {
     return this.levels[0].length;
@@ -61,6 +68,29 @@ export class MerkleTree {
     this.levels[0].push(leaf);
     let index = this.levels[0].length - 1;
     for (let level = 0; index % 2 === 1; level++) {
+      if (!this.levels[level + 1]) this.levels.push(new HashArray());
+      this.levels[level + 1].push(this.hasher.node(this.levels[level].at(index - 1), this.levels[level].at(index)));
+      index = (index - 1) / 2;
+    }
+  }
+
+  /**
+   * Appends 2^k leaves at once with every level of their subtree hashed already (by worker
+   * threads): `levels[j]` holds the 2^(k-j) hashes of level j, packed. The tree's size must be a
+   * multiple of 2^k, so the subtree is one the tree keeps whole; the levels above are hashed here.
+   */
+  appendSubtree(levels: readonly Uint8Array[]): void {
+    const k = levels.length - 1;
+    const width = 2 ** k;
+    if (levels[0].length !== 32 * width || this.size % width !== 0 || levels.some((level, j) => level.length !== 32 * (width >> j))) {
+      throw new RangeError(`a subtree of ${width} leaves must start at a multiple of ${width} with every level complete`);
+    }
+    for (let j = 0; j <= k; j++) {
+      if (!this.levels[j]) this.levels.push(new HashArray());
+      this.levels[j].pushAll(levels[j]);
+    }
+    let index = this.levels[k].length - 1;
+    for (let level = k; index % 2 === 1; level++) {
       if (!this.levels[level + 1]) this.levels.push(new HashArray());
       this.levels[level + 1].push(this.hasher.node(this.levels[level].at(index - 1), this.levels[level].at(index)));
       index = (index - 1) / 2;
