@@ -4,6 +4,8 @@ import type { Signer } from "ethers";
 import { DataUseRegistry__factory, type DataUseRegistry } from "../../typechain-types";
 import { grantIdOf, labelToId } from "../../core/ids";
 import type { RpcProvider } from "../../server/chain/logs";
+import { readChainHistory } from "../../auditor/history";
+import { verifyLog } from "../../auditor/verify";
 import { startAnvil, type Anvil } from "../helpers/anvil";
 import { call, login, removeDir, startTestGateway, synced, type TestGateway } from "../helpers/gateway";
 
@@ -174,6 +176,26 @@ describe("real reorganisations (anvil_reorg): decision, deletion and audit follo
     gw.gateway.deletion.runDue();
     const orders = gw.gateway.deletion.deletions.listOrders({ grantee: t.serviceAddress.toLowerCase(), limit: 100, offset: 0 });
     expect(orders.map((o) => o.category)).to.include(labelToId(category));
+  });
+
+  it("passes the audit after reorganisations: releases under a removed grant are findings with evidence, not forgeries", async function () {
+    await releasedThenReorged(await t.freshCategory());
+    // An honest release after the reorganisation, under a grant that survives it.
+    const survivor = await t.freshCategory();
+    await t.grant(survivor, (await anvil.latest()).timestamp + 3600);
+    await t.sync();
+    expect((await t.release(survivor)).status).to.equal(200);
+    gw.gateway.deletion.runDue();
+    await gw.gateway.audit.checkpoint();
+
+    const history = await readChainHistory(anvil.provider, gw.deployment);
+    const entries = gw.gateway.store.readLog(0, gw.gateway.store.logSize());
+    const report = await verifyLog({ entries, checkpoints: gw.gateway.audit.listCheckpoints(0, 1000), history, graceSeconds: 0 });
+    expect(report.violations, JSON.stringify(report.violations.slice(0, 5))).to.deep.equal([]);
+    expect(report.ok).to.equal(true);
+    // Every release under a grant the chain lost is a finding, with a deletion order after it.
+    const reorged = report.findings.filter((f) => f.rule === "release-under-reorged-grant");
+    expect(reorged.length).to.be.greaterThanOrEqual(3);
   });
 });
 
