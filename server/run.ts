@@ -29,7 +29,14 @@ export async function runGateway(
   try {
     await gateway.start();
   } catch (error) {
-    await gateway.stop();
+    // The log writer's thread does not hold the process open (it is unref'd): hold it while the
+    // gateway closes, or the process would end silently before the caller reports why it did not start.
+    const hold = setInterval(() => undefined, 60_000);
+    try {
+      await gateway.stop();
+    } finally {
+      clearInterval(hold);
+    }
     throw error;
   }
   const server = await listen(gateway.app, env.PORT, env.HOST, { requestTimeoutMs: env.REQUEST_TIMEOUT_MS });

@@ -63,9 +63,9 @@ export class Anchoring {
     const info = await contract.logInfo(this.logId);
     const registered = info.registeredBlock !== 0n;
     if (registered && this.options.maxHeadAgeSeconds > Number(info.maxHeadAgeSeconds)) {
-      const message = `MAX_HEAD_AGE_SECONDS is ${this.options.maxHeadAgeSeconds}, longer than the ${info.maxHeadAgeSeconds} s registered for log ${this.options.origin} on AuditAnchor: the auditor would fail releases decided on heads that old`;
-      if (atStart) throw new ConfigError(`invalid configuration:\n  MAX_HEAD_AGE_SECONDS: ${message}`);
-      return this.refuse(message);
+      const why = `${this.options.maxHeadAgeSeconds}, longer than the ${info.maxHeadAgeSeconds} s registered for log ${this.options.origin} on AuditAnchor: the auditor would fail releases decided on heads that old`;
+      if (atStart) throw new ConfigError(`invalid configuration:\n  MAX_HEAD_AGE_SECONDS: ${why}`);
+      return this.refuse(`MAX_HEAD_AGE_SECONDS is ${why}`);
     }
     if (!registered) {
       return this.refuse(
