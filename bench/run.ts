@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "no
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { HDNodeWallet, JsonRpcProvider, Wallet, toQuantity } from "ethers";
+import { HDNodeWallet, JsonRpcProvider, Wallet, hexlify, toQuantity } from "ethers";
 import type { RpcProvider } from "../server/chain/logs";
 import pino from "pino";
 import { time } from "@nomicfoundation/hardhat-network-helpers";
@@ -22,6 +22,7 @@ import { readChainHistory } from "../auditor/history";
 import { verifyLog } from "../auditor/verify";
 import { logEntry } from "../server/audit/accessLog";
 import { deployLedger } from "../scripts/lib/deploy";
+import { checkpointNoteKey } from "../server/audit/noteKey";
 import type { Deployment } from "../core/deployment";
 import { login, startTestGateway, synced } from "../test/helpers/gateway";
 import { signIn } from "../auditor/gatewayClient";
@@ -129,15 +130,19 @@ function hardhatAccountKey(index: number): string {
 async function benchRelease(results: Record<string, unknown>, rpcUrl: string): Promise<void> {
   const [, subject, service, operator] = await hre.ethers.getSigners();
   const gatewayKey = hardhatAccountKey(9);
+  // The anchoring key is another key than the relaying one, as server/index.ts requires.
+  const anchorKey = hardhatAccountKey(10);
+  const masterKey = randomBytes(32);
   const dir = mkdtempSync(join(tmpdir(), "dul-release-"));
   const deploymentFile = join(dir, "deployment.json");
-  await deployLedger(hre, { anchorers: [new Wallet(gatewayKey).address], outFile: deploymentFile });
+  await deployLedger(hre, { anchorers: [new Wallet(anchorKey).address], noteKey: hexlify(checkpointNoteKey(masterKey).publicKey), outFile: deploymentFile });
   const gateway = await startNodeProcess("server/index.ts", {
     RPC_URL: rpcUrl,
     CHAIN_ID: "31337",
     DEPLOYMENT_FILE: deploymentFile,
     GATEWAY_PRIVATE_KEY: gatewayKey,
-    MASTER_KEY: randomBytes(32).toString("hex"),
+    ANCHOR_PRIVATE_KEY: anchorKey,
+    MASTER_KEY: masterKey.toString("hex"),
     DATA_DIR: dir,
     OPERATOR_ADDRESSES: operator.address,
     RATE_LIMIT_PER_MINUTE: "100000000",
