@@ -1,7 +1,10 @@
 import { expect } from "chai";
 import hre from "hardhat";
 import Database from "better-sqlite3";
-import { mkdtempSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { promisify } from "node:util";
+import { TASK_NODE_CREATE_SERVER } from "hardhat/builtin-tasks/task-names";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,6 +22,8 @@ import { deployLedger } from "../../scripts/lib/deploy";
 import type { Deployment } from "../../core/deployment";
 import { TEST_MASTER_KEY, call, removeDir, startTestGateway, type TestGateway } from "../helpers/gateway";
 import { closeServer, logKeyOf, startWitness } from "../helpers/witness";
+
+const run = promisify(execFile);
 
 describe("witnesses cosign the gateway's checkpoints (C2SP tlog-witness)", function () {
   const quiet = { CHECKPOINT_INTERVAL_MS: "100000", ANCHOR_INTERVAL_MS: "100000" };
@@ -95,6 +100,30 @@ describe("witnesses cosign the gateway's checkpoints (C2SP tlog-witness)", funct
       const impostor = signNote(checkpoints[0].note, [ed25519Signer(checkpoints[0].origin, Buffer.alloc(32, 99))]);
       expect(await rules([{ ...checkpoints[0], signedNote: impostor }], 0)).to.deep.equal(["checkpoint-note-signature"]);
       expect(await rules([{ ...checkpoints[0], signedNote: null, cosignatures: [] }], 2)).to.deep.equal(["checkpoint-unwitnessed"]);
+
+      // The same through the command: exit 1 naming the rule with one cosignature, 0 with both, 2 for a quorum above the witnesses given.
+      const rpc = await hre.run(TASK_NODE_CREATE_SERVER, { hostname: "127.0.0.1", port: 0, provider: hre.network.provider });
+      const { port } = await rpc.listen();
+      try {
+        const deploymentFile = join(dir, "31337.json");
+        writeFileSync(deploymentFile, JSON.stringify(deployment));
+        const dul = async (cps: SignedCheckpoint[], quorum: number) => {
+          const file = join(dir, `log-${quorum}-${cps[0].cosignatures!.length}.json`);
+          writeFileSync(file, JSON.stringify({ entries, checkpoints: cps }));
+          const args = ["bin/dul.js", "audit", "verify", "--rpc", `http://127.0.0.1:${port}`, "--deployment", deploymentFile, "--log", file, "--grace", "0"];
+          return run(process.execPath, [...args, ...witnesses.flatMap((w) => ["--witness", w]), "--quorum", String(quorum)]).then(
+            (r) => ({ code: 0, stdout: r.stdout }),
+            (e) => ({ code: e.code as number, stdout: e.stdout as string }),
+          );
+        };
+        const one = await dul(oneCosignature, 2);
+        expect(one.code).to.equal(1);
+        expect(one.stdout).to.contain("checkpoint-unwitnessed");
+        expect((await dul(checkpoints, 2)).code).to.equal(0);
+        expect((await dul(checkpoints, 3)).code).to.equal(2);
+      } finally {
+        await rpc.close();
+      }
     } finally {
       await gw.close();
       removeDir(gw.dataDir);
