@@ -8,6 +8,7 @@ import type { ErrorBody } from "../../core/errorCodes";
 import { GatewayError, invalidInput, unauthenticated } from "../errors";
 import { mount, writeJson, type AnyRoute } from "./route";
 import { strictJsonBody } from "./jsonBody";
+import { RefusalEpisodes } from "./refusalLog";
 import { buildOpenApi } from "./openapi";
 import { v1Routes, type RouteDeps } from "./routes";
 
@@ -68,6 +69,7 @@ export function createApp(deps: AppDeps): express.Express {
     registers: [metrics],
   });
 
+  const refusals = new RefusalEpisodes(deps.logger);
   app.use(apiSecurityHeaders);
   // Before the bearer layer: Prometheus's token is not a sign-in token.
   const metricsToken = deps.metricsToken ? Buffer.from(`Bearer ${deps.metricsToken}`) : null;
@@ -84,7 +86,11 @@ export function createApp(deps: AppDeps): express.Express {
     res.locals.requestId = given && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
     res.setHeader("x-request-id", res.locals.requestId as string);
     const stop = httpDuration.startTimer({ method: req.method });
-    res.on("finish", () => stop({ route: (req.route?.path as string | undefined) ?? "unmatched", status: res.statusCode }));
+    res.on("finish", () => {
+      stop({ route: (req.route?.path as string | undefined) ?? "unmatched", status: res.statusCode });
+      // An outage ends when a request is served and the gateway says it is ready again.
+      if (refusals.active && res.statusCode < 300 && req.path.startsWith("/v1/") && deps.ready().ready) refusals.served();
+    });
     const header = req.get("authorization");
     res.locals.caller = null;
     if (header !== undefined) {
@@ -128,7 +134,8 @@ export function createApp(deps: AppDeps): express.Express {
   app.use((_req: Request, _res: Response, next: NextFunction) => next(new GatewayError("NOT_FOUND", "no such route")));
   app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const known = toGatewayError(error);
-    if (known.status >= 500) deps.logger.error({ err: error, requestId: res.locals.requestId }, "request failed");
+    if (known.status === 503) refusals.refused(known.code, known.message);
+    else if (known.status >= 500) deps.logger.error({ err: error, requestId: res.locals.requestId }, "request failed");
     const body: ErrorBody = {
       error: { code: known.code, message: known.message, ...(known.issues !== undefined ? { issues: known.issues } : {}) },
       requestId: (res.locals.requestId as string | undefined) ?? "",
