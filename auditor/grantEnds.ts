@@ -62,10 +62,14 @@ export function issuanceEnds(timeline: GrantTimeline, until: number): IssuanceEn
         break;
     }
   };
-  for (const e of timeline.events) {
+  const events = timeline.events;
+  for (const [i, e] of events.entries()) {
     runTo(e.blockTime);
     apply(e);
-    // Valid from here on (an issuance, or a revival) if nothing ends it at this second already.
+    // Valid from here on (an issuance, or a revival) if nothing ends it at this second already:
+    // judged after the block's last event, as the registry answers between blocks. An issuance
+    // revoked or cut off later in its own block was never valid, and has no end.
+    if (events[i + 1]?.blockNumber === e.blockNumber) continue;
     if (issued && !valid && !revoked && !(cutoff !== null && grantedAt <= cutoff) && e.blockTime < limit()[0]) valid = true;
   }
   runTo(until);

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import fc from "fast-check";
 import type { Action, Category, GrantKey, Grantee, Purpose, Query, Subject, ValidityCase } from "./validityCases";
-import { coarse, deployValidityChain, releaseValidityChain, runCase, type Answer, type ValidityChain } from "./validityHarness";
+import { coarse, deployValidityChain, endsOfLastRun, releaseValidityChain, runCase, type IssuanceEndSeen, type Answer, type ValidityChain } from "./validityHarness";
 
 const SUBJECTS: Subject[] = ["alice", "bob"];
 const GRANTEES: Grantee[] = ["svc", "other"];
@@ -119,6 +119,8 @@ function disagreement(a: Answer): string | null {
   return null;
 }
 
+const endKey = (e: IssuanceEndSeen) => `${e.grantId.slice(0, 10)} issued at ${e.grantedAt} ended at ${e.endedAt}`;
+
 describe("grant validity: random actions and time jumps on the chain", function () {
   let chain: ValidityChain;
 
@@ -150,5 +152,21 @@ describe("grant validity: random actions and time jumps on the chain", function 
     );
     // Every run asks at least one key at one instant.
     expect(queriesAnswered).to.be.at.least(100);
+  });
+  it("every end of validity the contract shows, the auditor requires a deletion order for and the gateway's scheduler orders", async function () {
+    await fc.assert(
+      fc.asyncProperty(scenario, async (input) => {
+        const validityCase = toCase(input);
+        await runCase(chain, validityCase, { scheduler: true });
+        const keys = ALL_KEYS.filter((k) => validityCase.queries.some((q) => sameKey(q as GrantKey, k)));
+        const ends = await endsOfLastRun(chain, keys);
+        const [shown, required, ordered] = [ends.contract, ends.auditor, ends.scheduler].map((list) => new Set(list.map(endKey)));
+        const context = `actions ${JSON.stringify(validityCase.actions)}`;
+        expect([...shown].filter((e) => !required.has(e)), `ends the auditor does not require; ${context}`).to.deep.equal([]);
+        expect([...required].filter((e) => !shown.has(e)), `ends required the contract never showed; ${context}`).to.deep.equal([]);
+        expect([...required].filter((e) => !ordered.has(e)), `ends required and not ordered; ${context}`).to.deep.equal([]);
+      }),
+      { seed: Number(process.env.SEED ?? 0x16_2026), numRuns: Number(process.env.RUNS ?? 30), endOnFailure: false },
+    );
   });
 });

@@ -51,6 +51,12 @@ export interface ValidityCase {
   name: string;
   actions: Action[];
   queries: Query[];
+  /**
+   * The default grant's ends of validity up to the last query, as [issued at, ended at]: each the
+   * first second an issuance valid the second before was no longer valid. The contract shows these,
+   * the auditor requires a deletion order for each, and the gateway's scheduler orders each.
+   */
+  ends?: [number, number][];
   /** Generated cases do not say which actions revert (an expiry not in the future, a grant not live): the chain decides. */
   actionsMayRevert?: true;
 }
@@ -68,6 +74,7 @@ export const VALIDITY_CASES: ValidityCase[] = [
     name: "valid at expiresAt - 1 and expired at expiresAt (half-open window)",
     actions: [{ at: 0, do: "grant", expiresAt: 10 }],
     queries: [q(9, "valid"), q(10, "expired"), q(11, "expired")],
+    ends: [[0, 10]],
   },
   {
     name: "a grant issued for one second is valid for that second only",
@@ -98,6 +105,7 @@ export const VALIDITY_CASES: ValidityCase[] = [
       { at: 5, do: "revoke" },
     ],
     queries: [q(4, "valid"), q(5, "revoked"), q(10, "revoked"), q(20, "revoked")],
+    ends: [[0, 5]],
   },
   {
     name: "a grant revoked in its own second is never valid",
@@ -106,6 +114,7 @@ export const VALIDITY_CASES: ValidityCase[] = [
       { at: 3, do: "revoke" },
     ],
     queries: [q(3, "revoked"), q(4, "revoked")],
+    ends: [],
   },
   {
     name: "revoking an expired grant changes nothing: it stays expired",
@@ -132,6 +141,7 @@ export const VALIDITY_CASES: ValidityCase[] = [
       { at: 3, do: "grant", expiresAt: 20 },
     ],
     queries: [q(3, "valid")],
+    ends: [[0, 3]],
   },
   // ------------------------------------------------------------------ revokeAll
   {
@@ -157,6 +167,7 @@ export const VALIDITY_CASES: ValidityCase[] = [
       { at: 5, do: "grant", expiresAt: 100 },
     ],
     queries: [q(5, "revoked-all"), q(6, "revoked-all")],
+    ends: [],
   },
   {
     name: "a grant issued again in the second of a revokeAll stays cut off; issued a second later it is valid",
@@ -167,6 +178,7 @@ export const VALIDITY_CASES: ValidityCase[] = [
       { at: 6, do: "grant", expiresAt: 50 },
     ],
     queries: [q(5, "revoked-all"), q(6, "valid"), q(49, "valid"), q(50, "expired")],
+    ends: [[0, 5], [6, 50]],
   },
   {
     name: "a grant issued again after a revokeAll is valid; a second revokeAll ends it",
@@ -288,6 +300,7 @@ export const VALIDITY_CASES: ValidityCase[] = [
       { at: 15, do: "setDataExpiry", expiresAt: 0 },
     ],
     queries: [q(10, "data-expired"), q(14, "data-expired"), q(15, "valid"), q(99, "valid"), q(100, "expired")],
+    ends: [[0, 10], [0, 100]],
   },
   {
     name: "a data expiry moved later revives the grant until then",
@@ -297,6 +310,7 @@ export const VALIDITY_CASES: ValidityCase[] = [
       { at: 12, do: "setDataExpiry", expiresAt: 30 },
     ],
     queries: [q(11, "data-expired"), q(12, "valid"), q(29, "valid"), q(30, "data-expired")],
+    ends: [[0, 10], [0, 30]],
   },
   {
     name: "a data expiry passed before a grant is issued caps the new grant at once",
@@ -305,6 +319,7 @@ export const VALIDITY_CASES: ValidityCase[] = [
       { at: 12, do: "grant", expiresAt: 50 },
     ],
     queries: [q(12, "data-expired"), q(13, "data-expired")],
+    ends: [],
   },
   {
     name: "a data expiry in the past is refused; clearing one is not",

@@ -10,7 +10,10 @@ import { DENY_REASON_CODES, type DenyCode } from "../../core/errorCodes";
 import { SqliteStore } from "../../server/store/sqlite";
 import { DeletionStore } from "../../server/deletion/deletionStore";
 import { Indexer } from "../../server/chain/indexer";
+import { DeletionService } from "../../server/deletion/deletionService";
+import { Keyring } from "../../server/crypto/keyring";
 import { decide } from "../../server/grants/decision";
+import { issuanceEnds } from "../../auditor/grantEnds";
 import { grantStateAt, grantTimelines, readChainHistory, type GrantState, type GrantTimeline } from "../../auditor/history";
 import type { ChainEvent } from "../../server/store/types";
 import { DEFAULT_KEY, type Action, type Category, type GrantKey, type Grantee, type Outcome, type Purpose, type Query, type Subject, type ValidityCase } from "./validityCases";
@@ -29,7 +32,7 @@ export interface ValidityChain {
   snapshot: string;
   initial: string;
   /** The latest case run: where its seconds are on the chain, and its grants' timelines. */
-  lastRun?: { start: number; firstBlock: number; lastSecond: number; timelines: Map<string, GrantTimeline> };
+  lastRun?: { start: number; firstBlock: number; lastSecond: number; timelines: Map<string, GrantTimeline>; orders: IssuanceEndSeen[] };
 }
 
 /** Takes the chain back to before the ledger was deployed for these cases. */
@@ -52,6 +55,26 @@ export async function deployValidityChain(): Promise<ValidityChain> {
     snapshot,
     initial,
   };
+}
+
+/** The gateway's Indexer, reading the registry into `store`. */
+function indexerInto(chain: ValidityChain, store: SqliteStore): Indexer {
+  const registry = chain.deployment.contracts.DataUseRegistry;
+  return new Indexer(
+    hre.ethers.provider,
+    store,
+    {
+      registryAddress: registry.address,
+      fromBlock: registry.blockNumber,
+      deploymentId: registry.transactionHash,
+      pageBlocks: 5000,
+      pollIntervalMs: 1000,
+      maxLagBlocks: 0,
+      maxAgeMs: 3_600_000,
+      confirmations: 0,
+    },
+    pino({ level: "silent" }),
+  );
 }
 
 /** A grant's addresses and ids, lower-case, as the index keeps them. */
@@ -95,32 +118,34 @@ export const coarse = (outcome: Outcome): Outcome => (outcome === "revoked-all" 
  * auditor's replay of the chain's events. Throws when an action's outcome is not the one the case
  * states (mined, or reverted).
  */
-export async function runCase(chain: ValidityChain, validityCase: ValidityCase): Promise<Answer[]> {
+export async function runCase(chain: ValidityChain, validityCase: ValidityCase, options: { scheduler?: boolean } = {}): Promise<Answer[]> {
   const { network } = hre;
   await network.provider.send("evm_revert", [chain.snapshot]);
   chain.snapshot = (await network.provider.send("evm_snapshot")) as string;
 
-  const registryDeployment = chain.deployment.contracts.DataUseRegistry;
   const store = new SqliteStore(":memory:");
   const deletions = new DeletionStore(store.db);
-  const indexer = new Indexer(
-    hre.ethers.provider,
-    store,
-    {
-      registryAddress: registryDeployment.address,
-      fromBlock: registryDeployment.blockNumber,
-      deploymentId: registryDeployment.transactionHash,
-      pageBlocks: 5000,
-      pollIntervalMs: 1000,
-      maxLagBlocks: 0,
-      maxAgeMs: 3_600_000,
-      confirmations: 0,
-    },
-    pino({ level: "silent" }),
-  );
+  const indexer = indexerInto(chain, store);
 
   const latest = (await hre.ethers.provider.getBlock("latest"))!;
   const start = latest.timestamp + 10;
+  // The deletion scheduler, run at every second's block on the chain's time, over an index of its
+  // own (it marks the ends it handled, which the SQL asked above must not see): the orders it sends
+  // are the gateway's ends.
+  const scheduled = options.scheduler ? new SqliteStore(":memory:") : null;
+  const scheduledIndex = scheduled ? indexerInto(chain, scheduled) : null;
+  const scheduler =
+    scheduled && scheduledIndex
+      ? new DeletionService({
+          store: scheduled,
+          keyring: new Keyring(Buffer.alloc(32, 7), scheduled),
+          indexer: { freshView: () => scheduledIndex.lastView()!, lastView: () => scheduledIndex.lastView() },
+          logger: pino({ level: "silent" }),
+          intervalMs: 1000,
+          maxClockSkewSeconds: 3600,
+          wallClock: () => (scheduledIndex.lastView()?.headTime ?? 0) * 1000,
+        })
+      : null;
   const mineAt = async (second: number) => void (await network.provider.send("evm_mine", [start + second]));
   const ids = (key: GrantKey) => grantIds(chain, key);
   const keyOf = (partial: Partial<GrantKey>): GrantKey => ({ ...DEFAULT_KEY, ...partial });
@@ -150,9 +175,8 @@ export async function runCase(chain: ValidityChain, validityCase: ValidityCase):
   await mineAt(-1);
   const firstBlock = (await hre.ethers.provider.getBlockNumber()) + 1;
   let mined = -1;
-  for (const second of seconds) {
-    // One evm_mine a second: eth_call at some blocks hardhat_mine made answered as if no contract were deployed.
-    for (let empty = mined + 1; empty < second; empty++) await mineAt(empty);
+  // One evm_mine a second, empty or not: eth_call at some blocks hardhat_mine made answered as if no contract were deployed.
+  for (let second = 0; second <= seconds[seconds.length - 1]; second++) {
     const actions = validityCase.actions.filter((a) => a.at === second);
     const sent: ContractTransactionResponse[] = [];
     if (actions.length > 0) {
@@ -179,6 +203,10 @@ export async function runCase(chain: ValidityChain, validityCase: ValidityCase):
     }
 
     const queries = validityCase.queries.filter((q) => q.at === second);
+    if (scheduler) {
+      await scheduledIndex!.syncOnce();
+      scheduler.runDue();
+    }
     if (queries.length === 0) continue;
     await indexer.syncOnce();
     // Its own freshness rules (wall clock against head time) are not what these cases hold.
@@ -222,8 +250,10 @@ export async function runCase(chain: ValidityChain, validityCase: ValidityCase):
     const state = answer.replay((e) => e.blockTime <= time);
     answer.auditor = !state?.issued ? "no-grant" : state.valid ? "valid" : state.reason!;
   }
+  const orders = (scheduler?.deletions.listOrders({ limit: 100_000, offset: 0 }) ?? []).map((o) => ({ grantId: o.grantId, grantedAt: o.grantedAt, endedAt: o.endedAt }));
   store.close();
-  chain.lastRun = { start, firstBlock, lastSecond: mined, timelines };
+  scheduled?.close();
+  chain.lastRun = { start, firstBlock, lastSecond: mined, timelines, orders };
   return answers;
 }
 
@@ -251,4 +281,29 @@ export async function contractEnds(chain: ValidityChain, keys: GrantKey[]): Prom
     }
   }
   return ends;
+}
+
+/** The ends of validity of the latest run's grants of `keys`, in seconds after its start, as each side sees them. */
+export interface RunEnds {
+  /** Read from check() at every second's block. */
+  contract: IssuanceEndSeen[];
+  /** The auditor's replay of the chain's events (issuanceEnds): the deletion orders it requires. */
+  auditor: IssuanceEndSeen[];
+  /** The deletion orders the gateway's scheduler sent (runCase with `scheduler`). */
+  scheduler: IssuanceEndSeen[];
+}
+
+export async function endsOfLastRun(chain: ValidityChain, keys: GrantKey[]): Promise<RunEnds> {
+  const run = chain.lastRun!;
+  const grantIdsOfKeys = new Set(keys.map((k) => grantIds(chain, k).grantId));
+  const relative = (ends: IssuanceEndSeen[]) =>
+    ends
+      .filter((e) => grantIdsOfKeys.has(e.grantId))
+      .map((e) => ({ grantId: e.grantId, grantedAt: e.grantedAt - run.start, endedAt: e.endedAt - run.start }))
+      .sort((a, b) => a.grantId.localeCompare(b.grantId) || a.grantedAt - b.grantedAt || a.endedAt - b.endedAt);
+  return {
+    contract: relative(await contractEnds(chain, keys)),
+    auditor: relative([...run.timelines.values()].flatMap((t) => issuanceEnds(t, run.start + run.lastSecond))),
+    scheduler: relative(run.orders),
+  };
 }
