@@ -208,7 +208,7 @@ export class Indexer {
     // The view is as fresh as this read of the head, however long the sync then takes.
     const polledAt = this.now();
     const peers = this.options.peers ?? [];
-    const agreement = peers.length > 0 ? compareHeads({ url: this.options.primaryUrl ?? "RPC_URL", head: head.number }, peers, this.options.maxHeadSpread ?? 0) : null;
+    const agreement = peers.length > 0 ? compareHeads({ url: this.options.primaryUrl ?? "RPC_URL", head: head.number, hash: head.hash, provider: this.provider }, peers, this.options.maxHeadSpread ?? 0) : null;
     let cursor = this.store.getCursor() ?? { blockNumber: this.options.fromBlock - 1, blockHash: "" };
     if (cursor.blockHash !== "" && !(cursor.blockNumber === head.number && cursor.blockHash === head.hash)) {
       const reorged = cursor.blockNumber > head.number || (await this.getBlock(cursor.blockNumber)).hash !== cursor.blockHash;

@@ -153,6 +153,39 @@ describe("a stalled or lying node", function () {
       expect(reader.freshView().headNumber).to.equal(head);
     });
 
+    it("fails closed when the primary lies consistently in eth_getLogs and the block headers about a revocation, at the same height as a second endpoint", async function () {
+      const [, subject, service] = await hre.ethers.getSigners();
+      const registry = DataUseRegistry__factory.connect(deployment.contracts.DataUseRegistry.address, subject);
+      const category = labelToId(`forked.${Date.now()}.${Math.random()}`);
+      await (await registry.grant(service.address, category, labelToId("dpv:Marketing"), (await time.latest()) + 3600)).wait();
+      const grantId = grantIdOf(subject.address, service.address, category, labelToId("dpv:Marketing")).toLowerCase();
+      let forkFrom = Number.MAX_SAFE_INTEGER;
+      // From `forkFrom` on, the primary shows a chain of its own: no registry logs, empty blooms, its own hashes.
+      const fakeHash = (n: number) => keccak256(Buffer.from(`fork ${n}`));
+      const liar = providerWith(async (method, params) => {
+        if (method === "eth_getLogs" && "blockHash" in (params[0] as object)) {
+          const hash = (params[0] as { blockHash: string }).blockHash;
+          if (hash.startsWith("0x") && Array.from({ length: 8 }, (_, i) => fakeHash(forkFrom + i)).includes(hash)) return [];
+        }
+        const answer = await hre.ethers.provider.send(method, params);
+        if (method === "eth_getLogs") return (answer as { blockNumber: string }[]).filter((log) => Number(log.blockNumber) < forkFrom);
+        if (method !== "eth_getBlockByNumber") return answer;
+        const block = answer as { number: string; parentHash: string };
+        const n = Number(block.number);
+        if (n < forkFrom) return answer;
+        return { ...block, hash: fakeHash(n), parentHash: n > forkFrom ? fakeHash(n - 1) : block.parentHash, logsBloom: "0x" + "0".repeat(512) };
+      });
+      const reader = indexer(liar, { primaryUrl: "http://primary/", peers: [{ url: "http://second/", provider: hre.ethers.provider }], maxHeadSpread: 3 });
+      await reader.syncOnce();
+      expect(store.getGrant(subject.address.toLowerCase(), grantId)!.expiresAt).to.not.equal(0);
+      forkFrom = (await (await registry.revoke(grantId)).wait())!.blockNumber;
+      await mine(1);
+      await reader.syncOnce();
+      // The lie itself cannot be seen from the primary alone: its index misses the revocation.
+      expect(store.getGrant(subject.address.toLowerCase(), grantId)!.expiresAt).to.not.equal(0);
+      expect(() => reader.freshView()).to.throw(/different chains/).with.property("code", "INDEX_STALE");
+    });
+
     it("says in /readyz which endpoint is behind", async function () {
       await mine(5);
       const head = await hre.ethers.provider.getBlockNumber();
