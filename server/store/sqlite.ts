@@ -316,6 +316,8 @@ export class SqliteStore implements Store {
       ),
       // A grant issued under a cutoff or a data expiry that has passed ends at once: both look again.
       // Bound by position: these run for every grant issued, and binding from the event by name cost more than the lookup.
+      // An issuance a reorganisation removed that the chain that won holds again: nothing vanished.
+      issuanceReturned: db.prepare<[string, string | null, number]>("DELETE FROM vanished_grants WHERE subject = ? AND grant_id = ? AND granted_at = ?"),
       cutoffPending: db.prepare<[string, string | null]>("UPDATE cutoffs SET pending = 1 WHERE subject = ? AND grantee = ? AND pending = 0"),
       dataExpiryPending: db.prepare<[string, string | null]>("UPDATE data_expiries SET pending = 1 WHERE subject = ? AND category = ? AND pending = 0"),
       getGrant: db.prepare<[string, string], GrantRow>("SELECT * FROM grants WHERE subject = ? AND grant_id = ?"),
@@ -455,6 +457,7 @@ export class SqliteStore implements Store {
     switch (event.kind) {
       case "issued":
         this.statements.issueGrant.run(event);
+        this.statements.issuanceReturned.run(event.subject, event.grantId, event.blockTime);
         this.statements.cutoffPending.run(event.subject, event.grantee);
         this.statements.dataExpiryPending.run(event.subject, event.category);
         break;

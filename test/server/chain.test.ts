@@ -18,6 +18,7 @@ import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
 import { getBlockHeader, type ChainLog, type RpcProvider } from "../../server/chain/logs";
 import { SqliteStore } from "../../server/store/sqlite";
+import { DeletionStore } from "../../server/deletion/deletionStore";
 import { deployLedger } from "../../scripts/lib/deploy";
 import type { Deployment } from "../../core/deployment";
 import { removeDir } from "../helpers/gateway";
@@ -333,6 +334,33 @@ describe("chain reading", function () {
         store.rollbackTo(10);
         expect(store.getCutoff(subject, grantee)).to.include({ blockNumber: 5, revokedAt: 1005 });
         expect(store.getDataExpiry(subject, category)).to.include({ blockNumber: 5, expiresAt: 5005 });
+      } finally {
+        store.close();
+        removeDir(dir);
+      }
+    });
+    it("sends no reorged order for an issuance that came back in the chain that won, once it is ended and issued anew", function () {
+      const dir = mkdtempSync(join(tmpdir(), "dul-rollback-"));
+      const store = new SqliteStore(join(dir, "g.sqlite"));
+      try {
+        const deletions = new DeletionStore(store.db);
+        const [subject, grantee, category, purpose, grantId] = [randomAddress().toLowerCase(), randomAddress().toLowerCase(), randomWord(), randomWord(), randomWord()];
+        const event = (kind: "issued" | "revoked", blockNumber: number, blockTime: number) => ({
+          kind, blockNumber, logIndex: 0, blockHash: randomWord(), blockTime, txHash: randomWord(), subject, grantee, grantId, category,
+          purpose, expiresAt: kind === "issued" ? 9000 : null, previousExpiresAt: null,
+        });
+        const page = (e: ReturnType<typeof event>) => ({ events: [e], cursor: { blockNumber: e.blockNumber, blockHash: randomWord() }, blockHashes: [] });
+        store.applyPages([page(event("issued", 10, 1010))]);
+        store.rollbackTo(9);
+        expect(deletions.vanishedGrants(10).map((g) => g.grantedAt)).to.deep.equal([1010]);
+        // The same issuance, re-mined at the same time: nothing vanished after all.
+        store.applyPages([page(event("issued", 10, 1010))]);
+        expect(deletions.vanishedGrants(10)).to.deep.equal([]);
+        // It ends (its order goes out), and the subject issues the grant anew.
+        store.applyPages([page(event("revoked", 11, 1011))]);
+        for (const ended of deletions.endedGrants(1011, 10)) deletions.createOrder(ended, 1011);
+        store.applyPages([page(event("issued", 12, 1012))]);
+        expect(deletions.vanishedGrants(10)).to.deep.equal([]);
       } finally {
         store.close();
         removeDir(dir);
