@@ -67,18 +67,19 @@ export class DeletionService {
   /**
    * "Now" for deleting, which cannot be undone: the chain head's time alone, and only from a fresh
    * view of an index that has read up to that head (the state it would act on is the head's). A
-   * wall clock that runs ahead must not shred data early. Null when the view cannot vouch for it:
+   * wall clock that runs ahead must not shred data early. When the view cannot vouch for it, why:
    * nothing is deleted and the next tick tries again.
    */
-  deletionNow(): number | null {
+  deletionNow(): { now: number } | { waiting: string } {
     let view: ChainView;
     try {
       view = this.deps.indexer.freshView(this.wallClock());
-    } catch {
-      return null;
+    } catch (error) {
+      return { waiting: (error as Error).message };
     }
     this.skew.observe(this.wallClock(), view.headTime);
-    return view.indexedBlock >= view.headNumber ? view.headTime : null;
+    if (view.indexedBlock < view.headNumber) return { waiting: `the index has read block ${view.indexedBlock} of head ${view.headNumber}` };
+    return { now: view.headTime };
   }
 
   /** Registers the clock skew gauge on /metrics' registry. */
@@ -107,11 +108,12 @@ export class DeletionService {
 
   /**
    * Fires everything due by the chain head's time, oldest first: data expiries (deletion + receipt)
-   * and grant ends (deletion orders). Returns how many of each; nothing when the view is stale.
+   * and grant ends (deletion orders). Returns how many of each, and why it waited (deleting
+   * nothing) when the view could not vouch for the chain's time.
    */
-  runDue(): { dataExpiries: number; orders: number } {
-    const now = this.deletionNow();
-    return now === null ? { dataExpiries: 0, orders: 0 } : this.runDueAt(now);
+  runDue(): { dataExpiries: number; orders: number; waiting: string | null } {
+    const at = this.deletionNow();
+    return "waiting" in at ? { dataExpiries: 0, orders: 0, waiting: at.waiting } : { ...this.runDueAt(at.now), waiting: null };
   }
 
   private runDueAt(now: number): { dataExpiries: number; orders: number } {
