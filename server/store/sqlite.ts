@@ -485,6 +485,7 @@ export class SqliteStore implements Store {
         )
         .all(blockNumber);
       this.db.prepare("DELETE FROM chain_events WHERE block_number > ?").run(blockNumber);
+      this.overtaken.rollbackTo(blockNumber);
       this.db.prepare("DELETE FROM blocks WHERE number > ?").run(blockNumber);
       // Rebuild every piece of state an undone event touched from the events that remain.
       const replay = this.db.prepare<[string, string, string, string, string], Record<string, unknown>>(
@@ -537,6 +538,7 @@ export class SqliteStore implements Store {
     this.invalidateCaches();
     this.transaction(() => {
       for (const table of ["chain_events", "grants", "cutoffs", "data_expiries", "blocks"]) this.db.prepare(`DELETE FROM ${table}`).run();
+      this.overtaken.rollbackTo(-1);
       this.db.prepare("DELETE FROM meta WHERE key LIKE 'cursor.%'").run();
     });
   }

@@ -142,4 +142,26 @@ describe("deletion waits for the chain's time on a fresh view", function () {
     expect(await gauge()).to.equal(-3600);
     expect(skewWarnings()).to.have.length(2);
   });
+
+  it("shreds nothing and orders nothing for ends that only blocks a reorganisation removed had passed", function () {
+    const dataExpiresAt = Math.floor(Date.now() / 1000) - 7200;
+    wallMs = (dataExpiresAt + 10) * 1000;
+    const [subject, grantee, category, purpose] = [address(), address(), word(), word()];
+    const grantId = grantIdOf(subject, grantee, category, purpose).toLowerCase();
+    mineEvents(dataExpiresAt - 1000, { kind: "issued", subject, grantee, category, purpose, grantId, expiresAt: dataExpiresAt + 86_400 });
+    const kept = miner.block;
+    new Keyring(Buffer.alloc(32, 3), store).keyFor(subject);
+    store.putRecord({ subject, category: "email", categoryId: category, sealed: Buffer.from("sealed"), createdAt: 1, updatedAt: 1 });
+    // A data expiry, and a block past it that moves it later: the index keeps the end this hides.
+    // Then a reorganisation drops both blocks.
+    mineEvents(dataExpiresAt - 900, { kind: "dataExpiry", subject, category, expiresAt: dataExpiresAt, previousExpiresAt: 0 });
+    mineEvents(dataExpiresAt + 5, { kind: "dataExpiry", subject, category, expiresAt: dataExpiresAt + 86_400, previousExpiresAt: dataExpiresAt });
+    store.rollbackTo(kept);
+    view = headAt(dataExpiresAt + 10);
+    expect(decide(store, { subject, grantee, category, purpose, grantId }, view, 0, wallMs).allowed).to.equal(true);
+
+    service.runDue();
+    expect(store.getRecord(subject, "email")).to.not.equal(null);
+    expect(orders()).to.deep.equal([]);
+  });
 });
