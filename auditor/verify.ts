@@ -94,6 +94,12 @@ export async function verifyLog(input: VerifyInput): Promise<VerifyReport> {
       flag(null, "checkpoint-signature", `checkpoint of size ${c.treeSize} is not signed by an anchorer of AuditAnchor (recovered ${signer || "nothing"})`);
       continue;
     }
+    // Witnesses keep one record per origin: a checkpoint under another origin is another log to them,
+    // so its cosignatures say nothing about a split view of this one.
+    if (history.log && c.origin !== history.log.origin) {
+      flag(null, "checkpoint-signature", `checkpoint of size ${c.treeSize} names origin ${JSON.stringify(c.origin)}, not the registered log's ${JSON.stringify(history.log.origin)}`);
+      continue;
+    }
     agreed.push({ size: c.treeSize, root: c.rootHash.toLowerCase(), what: `signed checkpoint of size ${c.treeSize}` });
   }
   // The same checkpoints as C2SP signed notes: the log's Ed25519 key, and the witnesses' quorum.

@@ -1,0 +1,90 @@
+import { expect } from "chai";
+import { Wallet, hexlify } from "ethers";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pino from "pino";
+import { ZERO_HASH, checkpointNote, encodeEntry, entryLeafHash, type AuditEntry } from "../../core/auditEntry";
+import { Cosigner, logVerifierKey } from "../../core/checkpoint";
+import { MerkleTree } from "../../core/merkleTree";
+import { ed25519FromSeed, ed25519Signer, signNote } from "../../core/signedNote";
+import type { ChainHistory } from "../../auditor/history";
+import { verifyLog } from "../../auditor/verify";
+import { formatAddCheckpoint, Witness } from "../../server/witness/witness";
+import { WitnessStore } from "../../server/witness/witnessStore";
+import type { SignedCheckpoint } from "../../server/store/types";
+import { removeDir } from "../helpers/gateway";
+
+/**
+ * A dishonest operator against the witnesses: real witnesses cosign what it sends them, and the
+ * auditor is handed whatever checkpoints it chooses to serve.
+ */
+describe("audit verify: witnesses' cosignatures a dishonest operator could bend", function () {
+  const origin = "gateway.test/log";
+  const anchorer = new Wallet("0x" + "a1".repeat(32));
+  const logKey = ed25519FromSeed(Buffer.alloc(32, 7));
+  let dir: string;
+  beforeEach(() => (dir = mkdtempSync(join(tmpdir(), "dul-wforge-"))));
+  afterEach(() => removeDir(dir));
+
+  const history = (): ChainHistory => ({
+    events: [], anchors: [], headTime: 1_800_000_000, headBlock: 100,
+    isAnchorer: async (a) => a.toLowerCase() === anchorer.address.toLowerCase(),
+    blockAt: async () => null,
+    log: { logId: "0x" + "11".repeat(32), origin, noteKey: hexlify(logKey.publicKey), maxHeadAgeSeconds: 30, blockNumber: 1 },
+  });
+
+  function chain(n: number, tag: string): AuditEntry[] {
+    const out: AuditEntry[] = [];
+    for (let i = 0; i < n; i++) {
+      const entry: AuditEntry = {
+        index: i, at: 1_800_000_000_000 + i, kind: "write", requestId: `${tag}${i}`, actor: null, subject: null, grantee: null, category: null, purpose: null,
+        grantBlock: null, grantTx: null, payloadHash: null, detail: null, prevHash: i ? entryLeafHash(out[i - 1]) : ZERO_HASH,
+      };
+      out.push(entry);
+    }
+    return out;
+  }
+  const rootOf = (entries: AuditEntry[]) => {
+    const tree = new MerkleTree();
+    for (const e of entries) tree.appendData(encodeEntry(e));
+    return hexlify(tree.rootAt(entries.length));
+  };
+
+  /** The checkpoint of `entries` under `noteOrigin`, signed by the log's key under each of `keyNames`. */
+  async function checkpoint(entries: AuditEntry[], noteOrigin: string, keyNames: string[]): Promise<SignedCheckpoint> {
+    const rootHash = rootOf(entries);
+    const note = checkpointNote(noteOrigin, entries.length, rootHash);
+    return {
+      treeSize: entries.length, rootHash, origin: noteOrigin, note, signature: await anchorer.signMessage(note), signer: anchorer.address, signedAt: 0,
+      signedNote: signNote(note, keyNames.map((name) => ed25519Signer(name, logKey))), cosignatures: [],
+    };
+  }
+
+  /** A real witness trusting the log's key under each of `origins`: what a witness's operator configures on the log's word. */
+  const witnessFor = (name: string, origins: string[]) =>
+    new Witness(new WitnessStore(join(dir, name)), new Cosigner(`witness.test/${name}`, Buffer.alloc(32, name.charCodeAt(name.length - 1))), origins.map((o) => logVerifierKey(o, logKey.publicKey)), pino({ level: "silent" }), () => 1_800_000_000);
+  const cosign = (w: Witness, c: SignedCheckpoint) => {
+    const answer = w.addCheckpoint(formatAddCheckpoint(0, [], c.signedNote!));
+    expect(answer.status, answer.body).to.equal(200);
+    return answer.body.trimEnd();
+  };
+
+  it("refuses a checkpoint cosigned under an origin other than the registered log's (a split view the witnesses keep apart)", async function () {
+    const w1 = witnessFor("w1", [origin, `${origin}-b`]);
+    const w2 = witnessFor("w2", [origin, `${origin}-b`]);
+    const witnesses = [w1.cosigner.verifierKey, w2.cosigner.verifierKey];
+    // Party A is shown log A under the registered origin; the witnesses cosign it.
+    const logA = chain(4, "a");
+    const cpA = await checkpoint(logA, origin, [origin]);
+    cpA.cosignatures = [cosign(w1, cpA), cosign(w2, cpA)];
+    expect((await verifyLog({ entries: logA, checkpoints: [cpA], history: history(), witnesses, quorum: 2 })).ok).to.equal(true);
+    // Party B is shown log B, of the same size, as a second "log" the witnesses hold apart from the first.
+    const logB = chain(4, "b");
+    const cpB = await checkpoint(logB, `${origin}-b`, [origin, `${origin}-b`]);
+    cpB.cosignatures = [cosign(w1, cpB), cosign(w2, cpB)];
+    const report = await verifyLog({ entries: logB, checkpoints: [cpB], history: history(), witnesses, quorum: 2 });
+    expect(report.ok).to.equal(false);
+    expect(report.violations.map((v) => v.rule)).to.include("checkpoint-signature");
+  });
+});
