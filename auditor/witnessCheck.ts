@@ -1,6 +1,6 @@
 import { getBytes } from "ethers";
 import { cosignatureVerifier, logVerifier, withCosignatures, type CosignatureVerifier } from "../core/checkpoint";
-import { NoteError, openNote, type NoteVerifier } from "../core/signedNote";
+import { NoteError, SIG_COSIGNATURE_V1, openNote, parseVerifierKey, type NoteVerifier } from "../core/signedNote";
 import type { SignedCheckpoint } from "../server/store/types";
 
 /** What the auditor trusts for checkpoints' signed notes: the log's key and the witnesses it requires. */
@@ -22,7 +22,11 @@ export interface NoteFinding {
 
 /** Parses the policy's witness keys; a bad key is the auditor's usage error, thrown. */
 export function witnessVerifiers(policy: WitnessPolicy): CosignatureVerifier[] {
-  const verifiers = (policy.witnesses ?? []).map((vkey) => cosignatureVerifier(vkey));
+  // One key is one witness: a cosignature/v1 line signs no key name, so the same key given twice, or
+  // under another name, would let one witness's line count twice.
+  const byKey = new Map<string, CosignatureVerifier>();
+  for (const vkey of policy.witnesses ?? []) byKey.set(parseVerifierKey(vkey, [SIG_COSIGNATURE_V1]).key.toString("hex"), cosignatureVerifier(vkey));
+  const verifiers = [...byKey.values()];
   const quorum = policy.quorum ?? verifiers.length;
   if (!Number.isSafeInteger(quorum) || quorum < 0 || quorum > verifiers.length) throw new RangeError(`a quorum of ${quorum} out of ${verifiers.length} witnesses`);
   return verifiers;

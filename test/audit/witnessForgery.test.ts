@@ -7,9 +7,10 @@ import pino from "pino";
 import { ZERO_HASH, checkpointNote, encodeEntry, entryLeafHash, type AuditEntry } from "../../core/auditEntry";
 import { Cosigner, logVerifierKey } from "../../core/checkpoint";
 import { MerkleTree } from "../../core/merkleTree";
-import { ed25519FromSeed, ed25519Signer, signNote } from "../../core/signedNote";
+import { SIG_COSIGNATURE_V1, ed25519FromSeed, ed25519Signer, formatVerifierKey, keyId, parseNote, signNote, signatureLine } from "../../core/signedNote";
 import type { ChainHistory } from "../../auditor/history";
-import { verifyLog } from "../../auditor/verify";
+import { verifyLog, type VerifyReport } from "../../auditor/verify";
+import { witnessVerifiers } from "../../auditor/witnessCheck";
 import { formatAddCheckpoint, Witness } from "../../server/witness/witness";
 import { WitnessStore } from "../../server/witness/witnessStore";
 import type { SignedCheckpoint } from "../../server/store/types";
@@ -86,5 +87,29 @@ describe("audit verify: witnesses' cosignatures a dishonest operator could bend"
     const report = await verifyLog({ entries: logB, checkpoints: [cpB], history: history(), witnesses, quorum: 2 });
     expect(report.ok).to.equal(false);
     expect(report.violations.map((v) => v.rule)).to.include("checkpoint-signature");
+  });
+
+  it("counts a witness once toward the quorum, however often or under whatever name its key is given", async function () {
+    const w1 = witnessFor("w1", [origin]);
+    const entries = chain(3, "a");
+    const cp = await checkpoint(entries, origin, [origin]);
+    const line = cosign(w1, cp);
+    // The cosignature/v1 message does not hold the key's name: the operator relabels w1's line as an "alias" witness's.
+    const alias = "witness.test/alias";
+    const aliasId = keyId(alias, SIG_COSIGNATURE_V1, w1.cosigner.publicKey);
+    const aliasVkey = formatVerifierKey(alias, SIG_COSIGNATURE_V1, w1.cosigner.publicKey);
+    cp.cosignatures = [line, signatureLine(alias, aliasId, parseNote(`x\n\n${line}\n`).signatures[0].signature)];
+    for (const witnesses of [[w1.cosigner.verifierKey, w1.cosigner.verifierKey], [w1.cosigner.verifierKey, aliasVkey]]) {
+      // One witness is not a quorum of two: the auditor is told so rather than handed a pass.
+      expect(() => witnessVerifiers({ witnesses, quorum: 2 })).to.throw(RangeError);
+      let report: VerifyReport | Error;
+      try {
+        report = await verifyLog({ entries, checkpoints: [cp], history: history(), witnesses, quorum: 2 });
+      } catch (error) {
+        report = error as Error;
+      }
+      expect(report).to.be.instanceOf(RangeError);
+      expect((await verifyLog({ entries, checkpoints: [cp], history: history(), witnesses, quorum: 1 })).ok).to.equal(true);
+    }
   });
 });
