@@ -35,6 +35,8 @@ export interface Finding {
 export interface ReleaseCheck {
   releases: number;
   findings: Finding[];
+  /** Per grant id, its releases' entry indexes and decision times, in log order: a deletion order must follow those it covers. */
+  byGrant: Map<string, { index: number[]; decidedAt: number[] }>;
 }
 
 type Flag = (index: number | null, rule: ReleaseRule, evidence: string) => void;
@@ -64,6 +66,7 @@ export async function checkReleases(entries: readonly AuditEntry[], history: Cha
   const anchors = history.anchors.filter((a) => a.authorized).sort((x, y) => x.treeSize - y.treeSize);
   const lastOrder = lastDeletionOrders(entries);
   const findings: Finding[] = [];
+  const byGrant = new Map<string, { index: number[]; decidedAt: number[] }>();
   let releases = 0;
   let lastAt = -Infinity;
   /** The highest head of an earlier release that the canonical chain still holds: a head may go below it only on a fork. */
@@ -129,6 +132,10 @@ export async function checkReleases(entries: readonly AuditEntry[], history: Cha
       grantId = grantIdOf(entry.subject, entry.grantee, labelToId(entry.category), labelToId(entry.purpose)).toLowerCase();
       grantIds.set(pair, grantId);
     }
+    let seen = byGrant.get(grantId);
+    if (!seen) byGrant.set(grantId, (seen = { index: [], decidedAt: [] }));
+    seen.index.push(entry.index);
+    seen.decidedAt.push(decidedAt);
     const timeline = timelines.get(grantId);
     // Releases come in runs under one grant, one head and one second: each state is worked out once per run.
     const stateKey = `${grantId}|${headBlock}|${decidedAt}`;
@@ -169,7 +176,7 @@ export async function checkReleases(entries: readonly AuditEntry[], history: Cha
     });
   }
   findings.sort((x, y) => x.index - y.index);
-  return { releases, findings };
+  return { releases, findings, byGrant };
 }
 
 /** The canonical blocks at every head a release states, read once each, in parallel. */

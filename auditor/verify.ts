@@ -133,7 +133,7 @@ export async function verifyLog(input: VerifyInput): Promise<VerifyReport> {
 
   // 3. Every release on a head the chain vouches for, under a grant valid at its moment (auditor/releases.ts).
   const timelines = new Map<string, GrantTimeline>(grantTimelines(history.events).map((t) => [t.grantId, t]));
-  const { releases, findings } = await checkReleases(entries, history, timelines, flag);
+  const { releases, findings, byGrant } = await checkReleases(entries, history, timelines, flag);
 
   // 4. Every grant end has a deletion order; every data expiry a deletion receipt: every end of
   // every issuance (a revived grant ends again) and every value a data expiry held that fell due.
@@ -151,7 +151,12 @@ export async function verifyLog(input: VerifyInput): Promise<VerifyReport> {
     for (const end of issuanceEnds(timeline, dueBefore)) {
       grantEnds += 1;
       const order = ordersFor.get(`${end.grantId}|${end.grantedAt}|${end.endedAt}`);
+      // An order covers only what the service held when it was sent: it must follow every release decided in that stretch.
+      const seen = byGrant.get(end.grantId);
+      let covered = -1;
+      if (seen) for (let i = 0; i < seen.index.length; i++) if (seen.decidedAt[i] >= end.grantedAt && seen.decidedAt[i] < end.endedAt) covered = seen.index[i];
       if (!order) flag(null, "deletion-order-missing", `grant ${end.grantId} (${end.subject} → ${end.grantee}) issued at ${end.grantedAt} ended at ${end.endedAt} (${end.reason}) and no deletion order was logged`);
+      else if (order.index < covered) flag(null, "deletion-order-missing", `grant ${end.grantId} (${end.subject} → ${end.grantee}) issued at ${end.grantedAt} ended at ${end.endedAt} (${end.reason}): its deletion order (entry ${order.index}) precedes release ${covered}, and none followed it`);
       else lateness.push(Math.max(0, Math.floor(order.at / 1000) - end.endedAt));
     }
   }

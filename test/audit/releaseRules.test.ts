@@ -153,6 +153,17 @@ describe("audit verify: a release must show the head it was decided on", functio
     expect(rules(report)).to.deep.equal(["release-time@0"]);
   });
 
+  it("refuses a deletion order logged before releases it should have covered", async function () {
+    // The order for c.phone's revocation written first, then releases under that issuance: the service keeps them.
+    const early = { ...phoneOrder, at: (timeOf(15) + 1) * 1000 };
+    const entries = chain([early, release("c.phone", 20), release("c.phone", 40)]);
+    const report = await verifyLog({ entries, checkpoints: [], history: history(), graceSeconds: 0 });
+    expect(report.ok).to.equal(false);
+    expect(rules(report)).to.deep.equal(["deletion-order-missing@null"]);
+    // The same order after them covers them.
+    expect((await verify([release("c.phone", 20), release("c.phone", 40)])).ok).to.equal(true);
+  });
+
   describe("reorganisations", function () {
     const forkHead = (n: number) => hashOf(n, "f0f0");
     /** A release under "c.fork", a grant issued on a fork at block 58 that the canonical chain does not hold. */
