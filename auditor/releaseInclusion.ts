@@ -2,6 +2,7 @@ import { verifyMessage } from "ethers";
 import { checkpointNote, entryLeafHash, type AuditEntry } from "../core/auditEntry";
 import { verifyInclusion } from "../core/merkle";
 import type { SignedCheckpoint } from "../server/store/types";
+import { checkCheckpointNotes, type WitnessPolicy } from "./witnessCheck";
 
 /**
  * A service's check that a release it received is in the gateway's signed log: the auditor sees
@@ -27,10 +28,11 @@ export interface ReleaseProof {
 }
 
 /**
- * Whose checkpoints the service accepts. EIP-191 today: a fixed list of signer addresses, or a
- * lookup (AuditAnchor's anchoring role). Further kinds of signature (signed notes) join here.
+ * Whose checkpoints the service accepts: EIP-191 by a fixed list of signer addresses, or a lookup
+ * (AuditAnchor's anchoring role); and, as the auditor asks, a quorum of witnesses' cosignatures.
+ * Without witnesses the gateway can prove the release in a log it shows no one else.
  */
-export interface CheckpointTrust {
+export interface CheckpointTrust extends WitnessPolicy {
   signers?: readonly string[];
   isAnchorer?: (address: string) => Promise<boolean>;
 }
@@ -87,6 +89,9 @@ export async function checkReleaseProof(answer: ReleaseProof, received: Received
   else if (leaf && !safeVerify(leaf, proof.index, proof.treeSize, proof.proof, checkpoint.rootHash)) problems.push(`the entry is not in the tree of size ${checkpoint.treeSize} with root ${checkpoint.rootHash}`);
   const untrusted = await checkpointProblem(checkpoint, trust);
   if (untrusted) problems.push(untrusted);
+  // The checkpoint the release is proved in must be the one the witnesses saw: the log everyone else is shown.
+  if (trust.logOrigin && checkpoint.origin !== trust.logOrigin) problems.push(`the checkpoint names origin ${JSON.stringify(checkpoint.origin)}, not the log's ${JSON.stringify(trust.logOrigin)}`);
+  for (const f of checkCheckpointNotes([checkpoint], trust, 1)) problems.push(f.evidence);
   return { status: problems.length === 0 ? "included" : "refuted", problems, proof: answer };
 }
 

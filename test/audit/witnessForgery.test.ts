@@ -15,6 +15,7 @@ import { formatAddCheckpoint, Witness } from "../../server/witness/witness";
 import { WitnessStore } from "../../server/witness/witnessStore";
 import type { SignedCheckpoint } from "../../server/store/types";
 import { removeDir } from "../helpers/gateway";
+import { checkReleaseProof, type ReleaseProof } from "../../auditor/releaseInclusion";
 
 /**
  * A dishonest operator against the witnesses: real witnesses cosign what it sends them, and the
@@ -111,5 +112,37 @@ describe("audit verify: witnesses' cosignatures a dishonest operator could bend"
       expect(report).to.be.instanceOf(RangeError);
       expect((await verifyLog({ entries, checkpoints: [cp], history: history(), witnesses, quorum: 1 })).ok).to.equal(true);
     }
+  });
+
+  it("refuses a release proved only in a checkpoint the witnesses never cosigned (a split view shown to the service)", async function () {
+    const w1 = witnessFor("w1", [origin]);
+    const w2 = witnessFor("w2", [origin]);
+    const service = "0x" + "5e".repeat(20);
+    const subject = "0x" + "5a".repeat(20);
+    // The public log, cosigned at size 5: the auditor sees it, and it holds no release.
+    const logA = chain(5, "a");
+    const cpA = await checkpoint(logA, origin, [origin]);
+    cpA.cosignatures = [cosign(w1, cpA), cosign(w2, cpA)];
+    // The service is shown a log whose entry 4 is its release, checkpointed and signed by the anchorer alone.
+    const logB = chain(4, "a");
+    const releaseEntry: AuditEntry = { ...chain(5, "b")[4], kind: "release", requestId: "svc-1", actor: service, subject, grantee: service, category: "c.email", purpose: "p", prevHash: entryLeafHash(logB[3]) };
+    logB.push(releaseEntry);
+    const cpB = await checkpoint(logB, origin, [origin]);
+    const tree = new MerkleTree();
+    for (const e of logB) tree.appendData(encodeEntry(e));
+    const answer: ReleaseProof = { entry: releaseEntry, checkpoint: cpB, proof: { index: 4, treeSize: 5, leafHash: entryLeafHash(releaseEntry), proof: tree.inclusionProof(4, 5).map((h) => hexlify(h)) } };
+    const received = { subject, category: "c.email", purpose: "p", auditIndex: 4, requestId: "svc-1" };
+    const trust = { signers: [anchorer.address], witnesses: [w1.cosigner.verifierKey, w2.cosigner.verifierKey], quorum: 2, logNoteKey: hexlify(logKey.publicKey), logOrigin: origin };
+    // The witnesses refuse the second log; its checkpoint carries none of their cosignatures, or theirs on the first.
+    expect(w1.addCheckpoint(formatAddCheckpoint(5, [], cpB.signedNote!)).status).to.equal(409);
+    for (const cosignatures of [[], cpA.cosignatures]) {
+      const result = await checkReleaseProof({ ...answer, checkpoint: { ...cpB, cosignatures } }, received, service, trust);
+      expect(result.status, result.problems.join("; ")).to.equal("refuted");
+    }
+    // The auditor, handed the public log, passes it: only the service can tell, and only with the witnesses' quorum.
+    expect((await verifyLog({ entries: logA, checkpoints: [cpA], history: history(), witnesses: trust.witnesses, quorum: 2 })).ok).to.equal(true);
+    // The public log's own checkpoint proves what it holds at entry 4: not this release.
+    const honest = await checkReleaseProof({ ...answer, checkpoint: cpA }, received, service, trust);
+    expect(honest.status).to.equal("refuted");
   });
 });
