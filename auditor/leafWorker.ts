@@ -2,17 +2,22 @@ import { parentPort } from "node:worker_threads";
 import { nodeHasher } from "../core/nodeHasher";
 
 /**
- * The thread side of auditor/parallelLeaves.ts: hashes a batch of entries' canonical texts (UTF-8) into leaves and,
- * for a batch of 2^k, every level of its subtree. Imports only the hasher, so a thread starts quickly.
+ * The thread side of auditor/parallelLeaves.ts: hashes a batch of entries' canonical texts (UTF-8)
+ * into leaves and, for a batch of 2^k, every level of its subtree. Imports only the hasher, so a
+ * thread starts quickly.
  */
 parentPort!.on("message", ({ id, text, ends }: { id: number; text: string; ends: Uint32Array }) => {
   try {
     const n = ends.length;
     const leaves = Buffer.from(new ArrayBuffer(32 * n));
-    let start = 0;
-    for (let i = 0; i < n; i++) {
-      leaves.set(nodeHasher.leaf(Buffer.from(text.slice(start, ends[i]), "utf8")), 32 * i);
+    // One encoding for the batch; byte offsets are the text's own where it is all ASCII.
+    const bytes = Buffer.from(text, "utf8");
+    const ascii = bytes.length === text.length;
+    for (let i = 0, start = 0, byteStart = 0; i < n; i++) {
+      const byteEnd = ascii ? ends[i] : byteStart + Buffer.byteLength(text.slice(start, ends[i]), "utf8");
+      leaves.set(nodeHasher.leaf(bytes.subarray(byteStart, byteEnd)), 32 * i);
       start = ends[i];
+      byteStart = byteEnd;
     }
     const levels: ArrayBuffer[] = [leaves.buffer];
     if ((n & (n - 1)) === 0) {

@@ -24,7 +24,7 @@ interface Hashed {
  * threads encode it to UTF-8 and hash the leaves and each batch's subtree. Copying entries as
  * objects to a thread cost about as much as encoding them; a string costs next to nothing.
  */
-export async function replayLog(entries: readonly AuditEntry[], onBreak: (found: ChainBreak) => void, threads = Math.max(1, availableParallelism() - 1)): Promise<LogReplay> {
+export async function replayLog(entries: readonly AuditEntry[], onBreak: (found: ChainBreak) => void, threads = availableParallelism()): Promise<LogReplay> {
   const replay = new LogReplay();
   if (entries.length < PARALLEL_FROM) {
     for (const entry of entries) {
