@@ -1,9 +1,9 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { Signer } from "ethers";
 import pino, { type Logger } from "pino";
-import { databasePathOf, publicUrlOf, type Env } from "./config/env";
+import { ConfigError, databasePathOf, publicUrlOf, type Env } from "./config/env";
 import type { Deployment } from "../core/deployment";
 import { logOriginOf } from "../core/logOrigin";
 import { SqliteStore } from "./store/sqlite";
@@ -58,6 +58,12 @@ export function createGateway(deps: GatewayDeps) {
   const store = new SqliteStore(databasePathOf(env));
   const roles = new Roles(env.OPERATOR_ADDRESSES, env.AUDITOR_ADDRESSES);
   const keyring = new Keyring(deps.masterKey, store);
+  try {
+    checkMasterKey(store, keyring, deps.masterKey);
+  } catch (error) {
+    store.close();
+    throw error;
+  }
   const payloadKey = Keyring.derive(deps.masterKey, "payload-hash");
   // A database in memory has no second connection to write it; one on disk is written beside the event loop.
   const logWriter = store.path === ":memory:" ? null : new LogWriter(store.path, payloadKey);
@@ -161,6 +167,8 @@ export function createGateway(deps: GatewayDeps) {
       // Releases do not wait for anchoring: a refusal is shown, not counted against readiness.
       const anchoringDetail = anchoring.status.ok ? { ok: true } : { ok: false, reason: anchoring.status.reason };
       try {
+        const writerDown = logWriter?.failure;
+        if (writerDown) throw writerDown;
         indexer.freshView();
         return { ready: true, detail: { indexedBlock: view?.indexedBlock, headBlock: view?.headNumber, endpoints: indexer.endpoints(), anchoring: anchoringDetail } };
       } catch (error) {
@@ -222,12 +230,37 @@ export function createGateway(deps: GatewayDeps) {
 
 export type Gateway = ReturnType<typeof createGateway>;
 
-/** MASTER_KEY, or on the local default a key generated once into DATA_DIR (with a warning). */
+/**
+ * A wrong MASTER_KEY would open nothing: every release a 500. The database keeps a value derived from
+ * the key it was written under, and a start with another key is a configuration error. A database
+ * from before the check is tried on one of its wrapped data keys first.
+ */
+function checkMasterKey(store: SqliteStore, keyring: Keyring, masterKey: Buffer): void {
+  const check = Keyring.derive(masterKey, "master-key-check").toString("hex");
+  const stored = store.getMeta("master-key.check");
+  const wrong = () => new ConfigError(`invalid configuration:\n  MASTER_KEY: not the key this database (${store.path}) was written with`);
+  if (stored !== null) {
+    if (stored !== check) throw wrong();
+    return;
+  }
+  const subject = store.anyKeyedSubject();
+  if (subject !== null) {
+    try {
+      keyring.existingKey(subject);
+    } catch {
+      throw wrong();
+    }
+  }
+  store.setMeta("master-key.check", check);
+}
+
+/** MASTER_KEY, or on the local default a key generated once beside the database (with a warning). */
 export function loadMasterKey(env: Env, warn: (message: string) => void): Buffer {
   if (env.MASTER_KEY) return Buffer.from(env.MASTER_KEY.replace(/^0x/, ""), "hex");
-  const file = join(env.DATA_DIR, "master.key");
+  const dir = dirname(databasePathOf(env));
+  const file = join(dir, "master.key");
   if (!existsSync(file)) {
-    mkdirSync(env.DATA_DIR, { recursive: true });
+    mkdirSync(dir, { recursive: true });
     writeFileSync(file, randomBytes(32).toString("hex") + "\n", { mode: 0o600 });
     warn(`MASTER_KEY is not set: generated one into ${file}. Set MASTER_KEY from a secret store in production.`);
   }

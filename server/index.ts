@@ -14,6 +14,7 @@ async function main(): Promise<void> {
   let env: Env;
   try {
     env = parseEnv();
+    if (!env.MASTER_KEY) throw new ConfigError("invalid configuration:\n  MASTER_KEY: required (32 bytes hex from a secret store: it wraps every data key)");
     if (!env.GATEWAY_PRIVATE_KEY) throw new ConfigError("invalid configuration:\n  GATEWAY_PRIVATE_KEY: required (the key that relays)");
     if (!env.ANCHOR_PRIVATE_KEY) throw new ConfigError("invalid configuration:\n  ANCHOR_PRIVATE_KEY: required (the key that signs and anchors checkpoints)");
     if (asKey(env.ANCHOR_PRIVATE_KEY).toLowerCase() === asKey(env.GATEWAY_PRIVATE_KEY).toLowerCase()) {

@@ -59,6 +59,11 @@ export class LogWriter implements LogSink {
     );
   }
 
+  /** Why the writer stopped taking entries (its thread failed or exited), or null while it works. */
+  get failure(): Error | null {
+    return this.closeRequested ? null : this.stopped;
+  }
+
   /**
    * Takes the answers the thread has sent, now, without waiting for the event loop to come round to
    * them: a busy loop reaches its message port only after every socket ready in the same turn, which

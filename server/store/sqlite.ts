@@ -1,5 +1,5 @@
 import Database from "better-sqlite3";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, closeSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import { ZERO_HASH, encodeEntry, type AuditEntry } from "../../core/auditEntry";
 import { nodeHasher } from "../../core/merkleTree";
@@ -249,7 +249,11 @@ export class SqliteStore implements Store {
   private readonly overtaken: OvertakenEnds;
 
   constructor(readonly path: string) {
-    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+    if (path !== ":memory:") {
+      mkdirSync(dirname(path), { recursive: true });
+      // Created for its owner alone: SQLite gives its -wal and -shm files the database file's mode.
+      closeSync(openSync(path, "a", 0o600));
+    }
     this.db = new Database(path);
     // The access log's writer thread is a second connection to this file: each waits while the other
     // holds the write lock (from its own schema set-up on), and every write transaction takes that
@@ -596,6 +600,11 @@ export class SqliteStore implements Store {
     const sql = `SELECT g.* FROM grants g LEFT JOIN cutoffs c ON c.subject = g.subject AND c.grantee = g.grantee
       ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY g.block_number DESC, g.subject, g.grant_id LIMIT @limit OFFSET @offset`;
     return this.db.prepare<Record<string, unknown>, GrantRow>(sql).all(params).map(toGrant);
+  }
+
+  /** Any subject holding a wrapped data key (null when none does). */
+  anyKeyedSubject(): string | null {
+    return this.db.prepare<[], { subject: string }>("SELECT subject FROM subject_keys LIMIT 1").get()?.subject ?? null;
   }
 
   getMeta(key: string): string | null {
