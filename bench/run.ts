@@ -26,6 +26,7 @@ import { checkpointNoteKey } from "../server/audit/noteKey";
 import type { Deployment } from "../core/deployment";
 import { login, startTestGateway, synced } from "../test/helpers/gateway";
 import { signIn } from "../auditor/gatewayClient";
+import { benchTrust } from "./trust/index";
 import { runHardhatScript, runNodeScript, startHardhatNode, startNodeProcess, type NodeProcess } from "./lib/processes";
 
 const run = promisify(execFile);
@@ -491,6 +492,7 @@ async function main(): Promise<void> {
     if (want("deletion")) await benchDeletion(results);
     if (want("audit")) await benchAudit(results);
     if (want("catchup")) await benchCatchup(results, Number(process.env.BENCH_CATCHUP_EVENTS ?? 100_000));
+    if (want("trust")) results.trust = await benchTrust();
   } finally {
     await rpcServer.close();
   }
