@@ -145,6 +145,22 @@ export async function verifyLog(input: VerifyInput): Promise<VerifyReport> {
     if (entry.kind === "deletion-order" && detail.grantId) ordersFor.set(`${detail.grantId}|${detail.grantedAt}|${detail.endedAt}`, entry);
     if (entry.kind === "deletion" && detail.rule === "data-expiry") receipts.set(`${entry.subject}|${detail.categoryId}|${detail.expiresAt}`, entry);
   }
+  // A receipt claims the data gone: no release of it decided before the expiry may come after.
+  const releasedData = new Map<string, { index: number[]; decidedAt: number[] }>();
+  for (const [grantId, seen] of byGrant) {
+    const timeline = timelines.get(grantId);
+    if (!timeline) continue;
+    const key = `${timeline.subject}|${timeline.category}`;
+    const all = releasedData.get(key) ?? { index: [], decidedAt: [] };
+    all.index.push(...seen.index);
+    all.decidedAt.push(...seen.decidedAt);
+    releasedData.set(key, all);
+  }
+  const lastReleaseBefore = (seen: { index: number[]; decidedAt: number[] } | undefined, from: number, until: number) => {
+    let last = -1;
+    if (seen) for (let i = 0; i < seen.index.length; i++) if (seen.decidedAt[i] >= from && seen.decidedAt[i] < until) last = Math.max(last, seen.index[i]);
+    return last;
+  };
   const lateness: number[] = [];
   let grantEnds = 0;
   for (const timeline of timelines.values()) {
@@ -152,9 +168,7 @@ export async function verifyLog(input: VerifyInput): Promise<VerifyReport> {
       grantEnds += 1;
       const order = ordersFor.get(`${end.grantId}|${end.grantedAt}|${end.endedAt}`);
       // An order covers only what the service held when it was sent: it must follow every release decided in that stretch.
-      const seen = byGrant.get(end.grantId);
-      let covered = -1;
-      if (seen) for (let i = 0; i < seen.index.length; i++) if (seen.decidedAt[i] >= end.grantedAt && seen.decidedAt[i] < end.endedAt) covered = seen.index[i];
+      const covered = lastReleaseBefore(byGrant.get(end.grantId), end.grantedAt, end.endedAt);
       if (!order) flag(null, "deletion-order-missing", `grant ${end.grantId} (${end.subject} → ${end.grantee}) issued at ${end.grantedAt} ended at ${end.endedAt} (${end.reason}) and no deletion order was logged`);
       else if (order.index < covered) flag(null, "deletion-order-missing", `grant ${end.grantId} (${end.subject} → ${end.grantee}) issued at ${end.grantedAt} ended at ${end.endedAt} (${end.reason}): its deletion order (entry ${order.index}) precedes release ${covered}, and none followed it`);
       else lateness.push(Math.max(0, Math.floor(order.at / 1000) - end.endedAt));
@@ -164,7 +178,9 @@ export async function verifyLog(input: VerifyInput): Promise<VerifyReport> {
   for (const d of dataExpiriesDue(history.events, dueBefore)) {
     dataExpiries += 1;
     const receipt = receipts.get(`${d.subject}|${d.category}|${d.expiresAt}`);
+    const covered = lastReleaseBefore(releasedData.get(`${d.subject}|${d.category}`), 0, d.expiresAt);
     if (!receipt) flag(null, "deletion-receipt-missing", `${d.subject}'s data of category ${d.category} expired at ${d.expiresAt} and no deletion receipt was logged`);
+    else if (receipt.index < covered) flag(null, "deletion-receipt-missing", `${d.subject}'s data of category ${d.category} expired at ${d.expiresAt}: its deletion receipt (entry ${receipt.index}) precedes release ${covered} of that data`);
     else lateness.push(Math.max(0, Math.floor(receipt.at / 1000) - d.expiresAt));
   }
   lateness.sort((a, b) => a - b);

@@ -166,6 +166,20 @@ describe("audit verify: a release must show the head it was decided on", functio
     expect((await verify([release("c.phone", 20), release("c.phone", 40)])).ok).to.equal(true);
   });
 
+  it("refuses a data-expiry receipt logged before releases of the data it claims deleted", async function () {
+    // c.email's data expires at block 80's time: the receipt is written first, the data still released after it.
+    const emailId = labelToId("c.email").toLowerCase();
+    const overrides = { events: [...events, event("dataExpiry", 70, { category: emailId, expiresAt: timeOf(80) })] };
+    const receipt = (at: number) => ({ at, kind: "deletion", subject, category: "c.email", detail: { rule: "data-expiry", categoryId: emailId, records: 1, expiresAt: timeOf(80) } });
+    const emailOrder = { ...phoneOrder, category: "c.email", detail: { orderId: "o-email", grantId: grantIdFor("c.email"), grantedAt: timeOf(10), reason: "data-expired", endedAt: timeOf(80) } };
+    const early = await verify([receipt((timeOf(15) + 1) * 1000), release("c.email", 20), release("c.email", 40), emailOrder], overrides);
+    expect(early.ok).to.equal(false);
+    expect(rules(early)).to.deep.equal(["deletion-receipt-missing@null"]);
+    // Logged after them, the same receipt stands.
+    const honest = await verify([release("c.email", 20), release("c.email", 40), receipt(timeOf(80) * 1000), emailOrder], overrides);
+    expect(honest.violations).to.deep.equal([]);
+  });
+
   describe("reorganisations", function () {
     const forkHead = (n: number) => hashOf(n, "f0f0");
     /** A release under "c.fork", a grant issued on a fork at block 58 that the canonical chain does not hold. */
