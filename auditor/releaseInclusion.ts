@@ -18,6 +18,8 @@ export interface ReceivedRelease {
   /** The id the service sent as `x-request-id`, unique per request: the entry must carry it, so an index cannot be answered twice. */
   requestId?: string;
   grant?: { grantId?: string; blockNumber?: number };
+  /** When the service received it (POSIX seconds, its own clock): the entry's decision time must be near it, so a release cannot be logged as decided before a revocation it came after. */
+  receivedAt?: number;
 }
 
 /** The gateway's answer to GET /v1/audit/releases/:auditIndex/proof. */
@@ -35,6 +37,8 @@ export interface ReleaseProof {
 export interface CheckpointTrust extends WitnessPolicy {
   signers?: readonly string[];
   isAnchorer?: (address: string) => Promise<boolean>;
+  /** How far the entry's decision time may lie from `receivedAt` (clock skew and latency); 30 s by default. */
+  clockToleranceSeconds?: number;
 }
 
 export interface InclusionResult {
@@ -73,7 +77,13 @@ export async function checkReleaseProof(answer: ReleaseProof, received: Received
     ["grantee", entry.grantee, me],
   ];
   if (received.requestId !== undefined) expected.push(["requestId", entry.requestId, received.requestId]);
-  const detail = (entry.detail ?? {}) as { grantId?: unknown };
+  const detail = (entry.detail ?? {}) as { grantId?: unknown; decidedAt?: unknown };
+  if (received.receivedAt !== undefined) {
+    const tolerance = trust.clockToleranceSeconds ?? 30;
+    if (typeof detail.decidedAt !== "number" || Math.abs(detail.decidedAt - received.receivedAt) > tolerance) {
+      problems.push(`the entry says the release was decided at ${JSON.stringify(detail.decidedAt)}, not within ${tolerance} s of ${received.receivedAt} when it was received`);
+    }
+  }
   if (received.grant?.grantId !== undefined) expected.push(["grantId", detail.grantId, received.grant.grantId.toLowerCase()]);
   if (received.grant?.blockNumber !== undefined) expected.push(["grantBlock", entry.grantBlock, received.grant.blockNumber]);
   for (const [field, got, want] of expected) if (got !== want) problems.push(`the entry's ${field} is ${JSON.stringify(got)}, not ${JSON.stringify(want)}`);
