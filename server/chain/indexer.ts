@@ -211,6 +211,12 @@ export class Indexer {
     const agreement = peers.length > 0 ? compareHeads({ url: this.options.primaryUrl ?? "RPC_URL", head: head.number, hash: head.hash, provider: this.provider }, peers, this.options.maxHeadSpread ?? 0) : null;
     let cursor = this.store.getCursor() ?? { blockNumber: this.options.fromBlock - 1, blockHash: "" };
     if (cursor.blockHash !== "" && !(cursor.blockNumber === head.number && cursor.blockHash === head.hash)) {
+      // A head below the cursor that the index read on this very chain is a lagging node (a load
+      // balancer's other backend), not a reorganisation: undoing would drop live grants and order
+      // their deletion. Fail this sync instead; the view goes stale if the node stays behind.
+      if (cursor.blockNumber > head.number && this.store.recentBlockHashes(4096).some((b) => b.blockNumber === head.number && b.blockHash === head.hash)) {
+        throw new Error(`the node's head (block ${head.number}) is behind block ${cursor.blockNumber}, which the index read on the same chain: a lagging node`);
+      }
       const reorged = cursor.blockNumber > head.number || (await this.getBlock(cursor.blockNumber)).hash !== cursor.blockHash;
       if (reorged) cursor = await this.undoReorg(head.number);
     }

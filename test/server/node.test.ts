@@ -12,6 +12,7 @@ import { decide } from "../../server/grants/decision";
 import { Indexer, type IndexerOptions } from "../../server/chain/indexer";
 import type { RpcProvider } from "../../server/chain/logs";
 import { SqliteStore } from "../../server/store/sqlite";
+import { DeletionStore } from "../../server/deletion/deletionStore";
 import { deployLedger } from "../../scripts/lib/deploy";
 import type { Deployment } from "../../core/deployment";
 import { call, removeDir, startTestGateway } from "../helpers/gateway";
@@ -199,6 +200,25 @@ describe("a stalled or lying node", function () {
         await gw.close();
         removeDir(gw.dataDir);
       }
+    });
+  });
+
+  describe("a head behind the index's cursor", function () {
+    it("undoes nothing and orders no deletion when a lagging backend answers a head below blocks the index read", async function () {
+      const [, subject, service] = await hre.ethers.getSigners();
+      const registry = DataUseRegistry__factory.connect(deployment.contracts.DataUseRegistry.address, subject);
+      const category = labelToId(`lagging.${Date.now()}.${Math.random()}`);
+      const issued = (await (await registry.grant(service.address, category, labelToId("dpv:Marketing"), (await time.latest()) + 3600)).wait())!;
+      const grantId = grantIdOf(subject.address, service.address, category, labelToId("dpv:Marketing")).toLowerCase();
+      let lagging: number | null = null;
+      const reader = indexer(frozenHeadProvider(() => lagging));
+      await reader.syncOnce();
+      expect(store.getCursor()!.blockNumber).to.equal(issued.blockNumber);
+      // The load balancer's next answer comes from a backend one block behind: the chain did not change.
+      lagging = issued.blockNumber - 1;
+      await expect(reader.syncOnce()).to.be.rejectedWith(/behind block \d+, which the index read on the same chain/);
+      expect(store.getGrant(subject.address.toLowerCase(), grantId)).to.not.equal(null);
+      expect(new DeletionStore(store.db).vanishedGrants(10)).to.deep.equal([]);
     });
   });
 
