@@ -14,10 +14,12 @@ import { createGateway, type Gateway } from "../../server/gateway";
 import { listen } from "../../server/http/listen";
 import { deployLedger } from "../../scripts/lib/deploy";
 import { checkpointNoteKey } from "../../server/audit/noteKey";
+import { AuditAnchor__factory } from "../../typechain-types";
+import { logIdOf, logOriginOf } from "../../core/logOrigin";
+import type { Deployment } from "../../core/deployment";
 
 /** The master key of every test gateway; its log is registered under the note key derived from it. */
 export const TEST_MASTER_KEY = Buffer.alloc(32, 7);
-import type { Deployment } from "../../core/deployment";
 
 /** An ethers provider whose calls fail while `down` is set: an RPC endpoint that went away. */
 export function switchableProvider<P extends RpcProvider>(inner: P): { provider: P; setDown(down: boolean): void } {
@@ -42,6 +44,24 @@ export interface TestGateway {
   deployment: Deployment;
   setChainDown(down: boolean): void;
   close(): Promise<void>;
+}
+
+/**
+ * The staleness window test gateways run with: a live chain's head never stops, but a test process
+ * on a loaded machine can stall for tens of seconds between two blocks its head keeper mines, and a
+ * 30 s window then refused releases at random. Tests of the window set MAX_HEAD_AGE_SECONDS
+ * themselves.
+ */
+export const TEST_HEAD_AGE_SECONDS = 300;
+
+/**
+ * TEST_HEAD_AGE_SECONDS, or the deployment's registered window if shorter (a longer one would not
+ * start); the gateway's default where no log is registered yet, as one registered later may say.
+ */
+async function testHeadAge(deployment: Deployment, provider: RpcProvider): Promise<Record<string, string>> {
+  const anchor = AuditAnchor__factory.connect(deployment.contracts.AuditAnchor.address, provider as never);
+  const registered = Number((await anchor.logInfo(logIdOf(logOriginOf(deployment)))).maxHeadAgeSeconds);
+  return registered > 0 ? { MAX_HEAD_AGE_SECONDS: String(Math.min(TEST_HEAD_AGE_SECONDS, registered)) } : {};
 }
 
 /**
@@ -73,7 +93,8 @@ export async function startTestGateway(options: {
   wrapProvider?: (provider: RpcProvider) => RpcProvider;
 } = {}): Promise<TestGateway> {
   const deployer = options.chain?.signer ?? ((await hre.ethers.getSigners())[0] as unknown as Signer);
-  const deployment = options.deployment ?? (await deployLedger(hre, { signer: deployer, noteKey: hexlify(checkpointNoteKey(TEST_MASTER_KEY).publicKey) }));
+  const deployment =
+    options.deployment ?? (await deployLedger(hre, { signer: deployer, noteKey: hexlify(checkpointNoteKey(TEST_MASTER_KEY).publicKey), maxHeadAgeSeconds: TEST_HEAD_AGE_SECONDS }));
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "dul-gateway-"));
   const env = parseEnv({
     DATA_DIR: dataDir,
@@ -83,12 +104,13 @@ export async function startTestGateway(options: {
     OPERATOR_ADDRESSES: (options.operators ?? []).join(","),
     AUDITOR_ADDRESSES: (options.auditors ?? []).join(","),
     LOG_LEVEL: "silent",
+    ...(await testHeadAge(deployment, options.chain?.provider ?? hre.ethers.provider)),
     ...options.env,
   });
   const chainProvider = options.chain?.provider ?? hre.ethers.provider;
   const { provider: switchable, setDown } = switchableProvider(chainProvider);
   const provider = options.wrapProvider?.(switchable) ?? switchable;
-  const keeper = options.keepHeadFresh === false ? null : headKeeper(chainProvider, env.MAX_HEAD_AGE_SECONDS / 3);
+  const keeper = options.keepHeadFresh === false ? null : headKeeper(chainProvider, Math.min(10, env.MAX_HEAD_AGE_SECONDS / 3));
   await keeper?.tick();
   const gateway = createGateway({
     env,
