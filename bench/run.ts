@@ -18,8 +18,6 @@ import { Indexer } from "../server/chain/indexer";
 import { decide } from "../server/grants/decision";
 import { MerkleTree, nodeHasher } from "../core/merkleTree";
 import { verifyInclusion } from "../core/merkle";
-import { readChainHistory } from "../auditor/history";
-import { verifyLog } from "../auditor/verify";
 import { logEntry } from "../server/audit/accessLog";
 import { deployLedger } from "../scripts/lib/deploy";
 import { checkpointNoteKey } from "../server/audit/noteKey";
@@ -442,38 +440,7 @@ async function benchAudit(results: Record<string, unknown>): Promise<void> {
   }
   audit.inclusionProofPortableMs = round((performance.now() - t1) / 200, 4);
 
-  // `audit verify` over a 1,000,000-entry log (writes, releases and their chain history).
-  const dir = mkdtempSync(join(tmpdir(), "dul-verify-"));
-  const store = new SqliteStore(join(dir, "g.sqlite"));
-  try {
-    const deployment = await deployLedger(hre);
-    const registry = DataUseRegistry__factory.connect(deployment.contracts.DataUseRegistry.address, subject);
-    const purpose = labelToId("dpv:ServiceProvision");
-    await (await registry.grant(service.address, labelToId("bench.verify"), purpose, (await time.latest()) + 86_400)).wait();
-    const grantedAt = await time.latest();
-    const s = subject.address.toLowerCase();
-    const built = performance.now();
-    for (let i = 0; i < 1_000_000; i += 10_000) {
-      // The decision's time, as the gateway states it: after the grant, and not before the entry was written.
-      const decidedAt = Math.max(grantedAt + 1, Math.floor(Date.now() / 1000));
-      store.appendLog(Array.from({ length: 10_000 }, (_, j) => ({
-        at: Date.now(), kind: (i + j) % 2 ? "release" : "write", requestId: `r${i + j}`, actor: service.address.toLowerCase(), subject: s,
-        grantee: service.address.toLowerCase(), category: "bench.verify", purpose: "dpv:ServiceProvision", grantBlock: 1, grantTx: null,
-        payloadHash: "0x" + "ab".repeat(32), detail: { decidedAt },
-      })));
-    }
-    const buildSec = (performance.now() - built) / 1000;
-    const history = await readChainHistory(hre.ethers.provider, deployment);
-    const t2 = performance.now();
-    const entries = store.readLog(0, store.logSize());
-    const report = await verifyLog({ entries, checkpoints: [], history, graceSeconds: 0 });
-    if (!report.ok || report.releases !== 500_000) throw new Error(`verify bench: ${report.violations.length} violations, ${report.releases} releases`);
-    audit.verify1MSec = round((performance.now() - t2) / 1000, 2);
-    audit.verify1MBuildSec = round(buildSec, 1);
-  } finally {
-    store.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  // `audit verify` over 1,000,000 entries is in the trust section (bench/trust/verify.ts).
   results.audit = audit;
 }
 

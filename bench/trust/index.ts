@@ -1,6 +1,7 @@
 import { benchCosign } from "./cosign";
 import { benchReorgToDeny } from "./reorg";
 import { benchStaleHead, STALE_HEAD_GOAL_MS } from "./staleHead";
+import { benchVerify } from "./verify";
 
 /**
  * Issue 16's figures, side by side in one run: a stalled head to the first refusal, a reorganisation
@@ -11,10 +12,12 @@ export async function benchTrust(): Promise<Record<string, unknown>> {
   const stale = await benchStaleHead();
   const reorg = await benchReorgToDeny(20);
   const cosign = await benchCosign();
+  const verify = await benchVerify(1_000_000);
   return {
     ...stale,
     ...reorg,
     ...cosign,
+    ...verify,
     goals: { staleHeadToDenyMs: STALE_HEAD_GOAL_MS, reorgToDenyMs: 500, checkpointToCosignedP99Ms: 1000, verifyEntriesPerSec: 100_000 },
   };
 }
