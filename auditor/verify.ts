@@ -152,8 +152,9 @@ export async function verifyLog(input: VerifyInput): Promise<VerifyReport> {
     if (!timeline) continue;
     const key = `${timeline.subject}|${timeline.category}`;
     const all = releasedData.get(key) ?? { index: [], decidedAt: [] };
-    all.index.push(...seen.index);
-    all.decidedAt.push(...seen.decidedAt);
+    // Concatenated, not pushed as arguments: one grant can hold more releases than a call's arguments.
+    all.index = all.index.concat(seen.index);
+    all.decidedAt = all.decidedAt.concat(seen.decidedAt);
     releasedData.set(key, all);
   }
   const lastReleaseBefore = (seen: { index: number[]; decidedAt: number[] } | undefined, from: number, until: number) => {
