@@ -447,7 +447,11 @@ async function benchAudit(results: Record<string, unknown>): Promise<void> {
 async function main(): Promise<void> {
   const results: Record<string, unknown> = existsSync(RESULTS) ? JSON.parse(readFileSync(RESULTS, "utf8")) : {};
   results.machine = { cpu: cpus()[0]?.model ?? "unknown", cores: cpus().length, node: process.version };
-  results.date = new Date().toISOString();
+  // A partial run (BENCH_ONLY) keeps the date of the full run its other sections came from.
+  const sections = ["grantCheck", "release", "deletion", "audit", "catchup", "trust"];
+  const ran = process.env.BENCH_ONLY?.split(",") ?? sections;
+  if (!process.env.BENCH_ONLY) results.date = new Date().toISOString();
+  results.sectionDates = { ...(results.sectionDates as object), ...Object.fromEntries(ran.map((s) => [s, new Date().toISOString()])) };
   const rpcServer = await hre.run(TASK_NODE_CREATE_SERVER, { hostname: "127.0.0.1", port: 0, provider: hre.network.provider });
   const { port } = await rpcServer.listen();
   const rpcUrl = `http://127.0.0.1:${port}`;
